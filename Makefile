@@ -1,0 +1,41 @@
+# Capytale — `make` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHP := node_modules/.bin/configurable-http-proxy
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: deps ## The whole platform on this machine (embedded defaults); Ctrl-C stops it all
+	$(PY) -m capytale.stack run
+
+test: deps ## The whole suite, against the real parts
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps ## Benchmark the main flow through HAProxy; figures to bench-results.json
+	$(PY) -m tests.bench
+
+deps: $(STAMP) $(CHP) system-packages ## Install what the platform needs (venv, npm, Debian packages)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(CHP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-packages: ## Debian packages (haproxy), and RabbitMQ/PostgreSQL started when installed
+	@scripts/system-packages.sh
+
+clean: ## Remove the local state (var/), keep the installs
+	rm -rf var
+
+.PHONY: help run test bench deps system-packages clean

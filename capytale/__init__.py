@@ -1,0 +1,1 @@
+"""What every Capytale service needs: settings, signed tokens, messaging, web glue, logging."""

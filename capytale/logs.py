@@ -1,0 +1,19 @@
+"""Logging set up the same way in every process: one line per event, the service named."""
+from __future__ import annotations
+
+import logging
+import sys
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure(service: str, level: str = "INFO") -> logging.Logger:
+    root = logging.getLogger()
+    if not any(getattr(h, "_capytale", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(FORMAT, "%H:%M:%S"))
+        handler._capytale = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    return logging.getLogger(f"capytale.{service}")

@@ -1,0 +1,41 @@
+"""The JSON envelope of every message, and the names of exchanges and queues."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION = 1
+EVENTS_EXCHANGE = "capytale.events"  # topic exchange: server.started, node.heartbeat, copy.created…
+
+
+def node_queue(node: int) -> str:
+    """The durable queue of commands for notebook node ``node``."""
+    return f"capytale.node.{node}"
+
+
+class BadMessage(ValueError):
+    """A message that is not a Capytale envelope of a version we speak."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    type: str
+    body: dict[str, Any] = field(default_factory=dict)
+    version: int = VERSION
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": self.version, "type": self.type, "body": self.body}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "Envelope":
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadMessage(f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("v") != VERSION or not isinstance(data.get("type"), str):
+            raise BadMessage(f"not a version {VERSION} envelope: {str(data)[:200]}")
+        body = data.get("body") or {}
+        if not isinstance(body, dict):
+            raise BadMessage("body is not an object")
+        return cls(type=data["type"], body=body)

@@ -1,0 +1,205 @@
+"""Settings of every service, declared once, typed, read from ``CAPYTALE_*``.
+
+Each setting has a name, a type, an embedded default and one line of help.
+A service reads the settings it needs with :func:`load`; any ``CAPYTALE_*``
+variable in the environment that no service declares, or a value that does not
+parse, stops the service at start with a message naming it.  ``python -m
+capytale.settings`` prints the whole catalogue.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PREFIX = "CAPYTALE_"
+
+
+class SettingsError(Exception):
+    """A setting is unknown, malformed or refused; the message names it."""
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _parse_path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+PARSERS: dict[type, Callable[[str], Any]] = {
+    bool: _parse_bool,
+    int: int,
+    float: float,
+    str: str,
+    Path: _parse_path,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting. ``default`` may be a callable of the settings read so far."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    services: tuple[str, ...]
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name
+
+
+ALL = ("auth", "activities", "router", "spawner")
+WEB = ("auth", "activities", "router")
+
+CATALOGUE: tuple[Setting, ...] = (
+    # --- every service -------------------------------------------------------
+    Setting("PRODUCTION", bool, False, "Production switch: refuses development defaults (keys, development login).", ALL),
+    Setting("VAR_DIR", Path, Path("var"), "Folder for the embedded defaults: SQLite files, development keys, data and sockets.", ALL),
+    Setting("DATA_ROOT", Path, lambda s: s["VAR_DIR"] / "data", "Workspace storage: masters/ and users/ (shared by activities and the nodes).", ALL),
+    Setting("RUN_ROOT", Path, lambda s: s["VAR_DIR"] / "run", "Local folder for the nodes' Unix sockets and server state.", ALL),
+    Setting("PUBLIC_URL", str, "http://127.0.0.1:8080", "The platform's public base URL, as browsers see it (share URLs, Origin checks).", ALL),
+    Setting("AMQP_URL", str, "amqp://guest:guest@127.0.0.1:5672/%2F", "RabbitMQ connection URL.", ALL),
+    Setting("LOG_LEVEL", str, "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", ALL),
+    Setting("SESSION_PUBLIC_KEY", Path, lambda s: s["VAR_DIR"] / "keys" / "session.pub", "PEM public key that verifies session cookies (auth holds the private one).", ALL),
+    Setting("SESSION_COOKIE", str, "capytale_session", "Name of the session cookie.", WEB),
+    # --- auth --------------------------------------------------------------------
+    Setting("AUTH_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'auth.sqlite').resolve()}", "Database of the auth service (users).", ("auth",), secret=True),
+    Setting("SESSION_PRIVATE_KEY", Path, lambda s: s["VAR_DIR"] / "keys" / "session.key", "PEM Ed25519 private key that signs session cookies; only auth reads it.", ("auth",)),
+    Setting("USER_KEY_SECRET_FILE", Path, lambda s: s["VAR_DIR"] / "keys" / "user-key.secret", "File holding the secret that derives opaque user keys from CAS uids.", ("auth",)),
+    Setting("SESSION_LIFETIME", int, 12 * 3600, "Seconds a session cookie stays valid.", ("auth",)),
+    Setting("DEV_LOGIN", bool, False, "Development login (pick a name and a role); never in production.", ("auth",)),
+    Setting("CAS_SERVER_URL", str, "", "The ENT's CAS server base URL; empty: no CAS.", ("auth",)),
+    Setting("CAS_VERSION", str, "3", "CAS protocol version spoken to the ENT (2 or 3).", ("auth",)),
+    # --- activities --------------------------------------------------------------
+    Setting("ACTIVITIES_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'activities.sqlite').resolve()}", "Database of the activities service.", ("activities",), secret=True),
+    Setting("MAX_NOTEBOOK_MB", int, 20, "Largest notebook a teacher may upload, in MiB.", ("activities",)),
+    Setting("MAX_UPLOAD_MB", int, 100, "Largest upload (notebook and annex files together), in MiB.", ("activities",)),
+    # --- router ------------------------------------------------------------------
+    Setting("ROUTER_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'router.sqlite').resolve()}", "Database of the router (placements).", ("router",), secret=True),
+    Setting("ACTIVITIES_URL", str, "http://127.0.0.1:8102", "Internal URL of the activities service.", ("router",)),
+    Setting("GRANT_PRIVATE_KEY", Path, lambda s: s["VAR_DIR"] / "keys" / "grant.key", "PEM Ed25519 private key that signs grants to open a notebook server.", ("router",)),
+    Setting("GRANT_LIFETIME", int, 60, "Seconds a grant stays usable (it is single-use anyway).", ("router",)),
+    Setting("SPAWN_WAIT", float, 4.0, "Seconds /s/<code> waits for a server before showing the waiting page.", ("router",)),
+    Setting("NODES", int, 4, "Number of notebook nodes.", ("router",)),
+    Setting("NODE_SILENCE", float, 12.0, "Seconds without heartbeat after which a node gets no new students.", ("router",)),
+    # --- spawner -----------------------------------------------------------------
+    Setting("NODE", int, 1, "Number of the node this spawner serves (1...NODES).", ("spawner",)),
+    Setting("SPAWNER_BACKEND", str, "process", "How students' servers run: process (embedded) or docker.", ("spawner",)),
+    Setting("GRANT_PUBLIC_KEY", Path, lambda s: s["VAR_DIR"] / "keys" / "grant.pub", "PEM public key that verifies grants (given to every notebook server).", ("spawner",)),
+    Setting("CHP_API_URL", str, "http://127.0.0.1:8121", "API URL of this node's configurable-http-proxy.", ("spawner",)),
+    Setting("CHP_AUTH_TOKEN", str, "", "Token of this node's configurable-http-proxy API.", ("spawner",), secret=True),
+    Setting("SPAWN_CONCURRENCY", int, 8, "How many spawn requests a node works on at once (RabbitMQ prefetch).", ("spawner",)),
+    Setting("SPAWN_TIMEOUT", float, 60.0, "Seconds a server may take to answer before its start is called failed.", ("spawner",)),
+    Setting("CULL_IDLE", int, 1800, "Seconds without traffic after which a student's server is stopped (saved work stays).", ("spawner",)),
+    Setting("CULL_INTERVAL", int, 60, "Seconds between two passes of the idle culler.", ("spawner",)),
+    Setting("HEARTBEAT_INTERVAL", float, 3.0, "Seconds between two node heartbeats.", ("spawner",)),
+    Setting("STOP_SERVERS_ON_EXIT", bool, False, "Stop every student server when the spawner exits (else a new spawner adopts them).", ("spawner",)),
+    Setting("JUPYTER_EXTENSIONS", str, "notebook", "Comma-separated server extensions a student's server loads.", ("spawner",)),
+)
+
+_BY_NAME = {s.name: s for s in CATALOGUE}
+
+
+class Settings(Mapping[str, Any]):
+    """The settings of one service, read-only, by short name (``settings["NODE"]``)."""
+
+    def __init__(self, service: str, values: dict[str, Any], explicit: set[str]):
+        self.service = service
+        self._values = values
+        self.explicit = frozenset(explicit)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def is_default(self, name: str) -> bool:
+        return name not in self.explicit
+
+
+def load(service: str, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the settings of ``service`` from ``environ`` (default ``os.environ``).
+
+    ``overrides`` (a test's mapping, by short name) wins over the environment.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    for key in environ:
+        if key.startswith(PREFIX) and key[len(PREFIX):] not in _BY_NAME:
+            raise SettingsError(_unknown(key))
+    for name in overrides:
+        if name not in _BY_NAME:
+            raise SettingsError(_unknown(PREFIX + name))
+
+    values: dict[str, Any] = {}
+    explicit: set[str] = set()
+    for setting in CATALOGUE:
+        if service not in setting.services:
+            continue
+        if setting.name in overrides:
+            value = overrides[setting.name]
+            if not isinstance(value, setting.type):
+                value = _parse(setting, str(value))
+            explicit.add(setting.name)
+        elif setting.env in environ:
+            value = _parse(setting, environ[setting.env])
+            explicit.add(setting.name)
+        else:
+            value = setting.default(values) if callable(setting.default) else setting.default
+        values[setting.name] = value
+    settings = Settings(service, values, explicit)
+    _refuse_insecure_defaults(settings)
+    return settings
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    try:
+        return PARSERS[setting.type](raw)
+    except ValueError as exc:
+        raise SettingsError(f"{setting.env}: {exc} ({setting.help})") from None
+
+
+def _unknown(env: str) -> str:
+    close = difflib.get_close_matches(env, [s.env for s in CATALOGUE], n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{env} is not a Capytale setting{hint} (python -m capytale.settings lists them)"
+
+
+_DEVELOPMENT_ONLY = ("SESSION_PRIVATE_KEY", "SESSION_PUBLIC_KEY", "USER_KEY_SECRET_FILE", "GRANT_PRIVATE_KEY", "GRANT_PUBLIC_KEY")
+
+
+def _refuse_insecure_defaults(settings: Settings) -> None:
+    if not settings.get("PRODUCTION"):
+        return
+    for name in _DEVELOPMENT_ONLY:
+        if name in settings and settings.is_default(name):
+            raise SettingsError(f"{PREFIX}{name} must be set in production (the default is a development key)")
+    if settings.get("DEV_LOGIN"):
+        raise SettingsError(f"{PREFIX}DEV_LOGIN is refused in production")
+
+
+def catalogue_text() -> str:
+    lines = []
+    for s in CATALOGUE:
+        default = "(derived)" if callable(s.default) else repr(s.default)
+        lines.append(f"{s.env:34} {s.type.__name__:5} {default:28} [{', '.join(s.services)}]\n    {s.help}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(catalogue_text())

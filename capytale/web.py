@@ -1,0 +1,166 @@
+"""The Flask glue every web service shares.
+
+:func:`create_app` builds a service's app with the same skeleton everywhere:
+settings (defaults, then environment, then a test's mapping), logging, the
+common page layout and stylesheet, French error pages (JSON under ``/api/``),
+a cross-site check on unsafe methods, ``/_health`` for HAProxy, and the
+session cookie verified with auth's public key.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import urllib.parse
+from typing import Any, Callable, Mapping
+
+from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from capytale import logs, settings as settings_module
+from capytale.errors import PlatformError
+from capytale.tokens import Identity, InvalidToken, SessionVerifier, load_public_key
+
+log = logging.getLogger("capytale.web")
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+common = Blueprint("capytale", __name__, template_folder="templates", static_folder="static")
+
+STATUS_MESSAGES = {
+    400: "La demande n'a pas pu être comprise.",
+    401: "Il faut te connecter pour continuer.",
+    403: "Tu n'as pas accès à cette page.",
+    404: "Cette page n'existe pas (ou plus).",
+    405: "Cette action n'est pas possible ici.",
+    413: "Le fichier envoyé est trop gros.",
+    500: "Une erreur inattendue s'est produite. Réessaie dans un instant.",
+    502: "Un service de la plateforme ne répond pas. Réessaie dans un instant.",
+    503: "La plateforme est momentanément indisponible. Réessaie dans un instant.",
+}
+
+
+def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[str, Any] | None = None) -> Flask:
+    """A Flask app for ``service`` whose pages live under ``url_prefix``."""
+    settings = settings_module.load(service, overrides=config)
+    logs.configure(service, settings["LOG_LEVEL"])
+    app = Flask(import_name)
+    app.config["CAPYTALE"] = settings
+    app.config["URL_PREFIX"] = url_prefix
+    app.config["MAX_CONTENT_LENGTH"] = settings.get("MAX_UPLOAD_MB", 16) * 1024 * 1024
+    app.extensions["capytale.sessions"] = SessionVerifier(load_public_key(settings["SESSION_PUBLIC_KEY"]))
+    app.register_blueprint(common, url_prefix=f"{url_prefix}/_common")
+    app.before_request(_refuse_cross_site)
+    app.register_error_handler(PlatformError, _platform_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.add_url_rule("/_health", "health", lambda: {"status": "ok", "service": service})
+    app.jinja_env.globals["public_url"] = settings["PUBLIC_URL"]
+    return app
+
+
+def settings() -> settings_module.Settings:
+    from flask import current_app
+
+    return current_app.config["CAPYTALE"]
+
+
+# --- who is asking -------------------------------------------------------------------
+
+
+def session_token() -> str:
+    """The session token of this request: cookie, or ``Authorization: Bearer`` for services."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer "):].strip()
+    return request.cookies.get(settings()["SESSION_COOKIE"], "")
+
+
+def current_identity() -> Identity | None:
+    if "identity" not in g:
+        from flask import current_app
+
+        try:
+            g.identity = current_app.extensions["capytale.sessions"].verify(session_token())
+        except InvalidToken:
+            g.identity = None
+    return g.identity
+
+
+def login_url(next_path: str | None = None) -> str:
+    next_path = next_path if next_path is not None else request.full_path.rstrip("?")
+    return "/auth/login?" + urllib.parse.urlencode({"next": next_path})
+
+
+def login_required(role: str | None = None) -> Callable:
+    """Pages: send the browser to the login; API: 401.  ``role``: 403 for the others."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            identity = current_identity()
+            if identity is None:
+                if wants_json():
+                    raise PlatformError("Il faut te connecter pour continuer.", reason="login_required", status=401)
+                return redirect(login_url())
+            if role is not None and identity.role != role:
+                raise PlatformError(
+                    "Cette page est réservée aux enseignants." if role == "teacher"
+                    else "Cette page est réservée aux élèves.",
+                    log_message=f"{identity.uid} ({identity.role}) refused a {role} page",
+                    reason="wrong_role", status=403,
+                )
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# --- requests and errors --------------------------------------------------------------
+
+
+def wants_json() -> bool:
+    return "/api/" in request.path or request.accept_mimetypes.best == "application/json"
+
+
+def _allowed_origins() -> set[str]:
+    public = urllib.parse.urlsplit(settings()["PUBLIC_URL"])
+    own = {f"{public.scheme}://{public.netloc}"}
+    own.add(f"{request.scheme}://{request.host}")
+    return own
+
+
+def _refuse_cross_site() -> None:
+    """Unsafe methods from a foreign page are refused; scripts sending no Origin are served."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("Origin")
+    if origin is None or origin in _allowed_origins():
+        return
+    raise PlatformError(
+        "Cette action venait d'un autre site : elle a été refusée pour te protéger.",
+        log_message=f"cross-site {request.method} {request.path} from Origin {origin}",
+        reason="cross_site", status=403,
+    )
+
+
+def error_response(message: str, status: int, reason: str):
+    if wants_json():
+        return jsonify({"error": message, "reason": reason}), status
+    return render_template("capytale/error.html", message=message, status=status), status
+
+
+def _platform_error(error: PlatformError):
+    level = logging.ERROR if error.status >= 500 else logging.INFO
+    log.log(level, "%s %s -> %s %s: %s", request.method, request.path, error.status, error.reason, error.log_message)
+    return error_response(error.user_message, error.status, error.reason)
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    return error_response(STATUS_MESSAGES.get(status, error.description or ""), status, error.name.lower().replace(" ", "_"))
+
+
+def _unexpected_error(error: Exception):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return error_response(STATUS_MESSAGES[500], 500, "internal")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian packages the platform needs when they are missing, and start
+# this machine's RabbitMQ and PostgreSQL when they are installed but stopped.
+# Without them the platform still runs on its embedded defaults (SQLite); RabbitMQ
+# is required, so it is installed when absent.
+set -euo pipefail
+
+missing=()
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+if ((${#missing[@]})); then
+    if [ "$(id -u)" != 0 ]; then
+        echo "Missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "Installing ${missing[*]}…"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+    echo "Starting RabbitMQ…"
+    rabbitmq-server -detached || true
+    for _ in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
+fi
+
+if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    echo "Starting PostgreSQL…"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+exit 0
