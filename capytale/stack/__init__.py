@@ -1,0 +1,1 @@
+"""Run the platform on one machine: keys, HAProxy configuration, processes."""

@@ -1,0 +1,53 @@
+"""``python -m capytale.stack run``: the whole platform on this machine, Ctrl-C stops it all."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from capytale.stack.platform import LocalPlatform, PlatformConfig
+from capytale.stack.processes import StartFailed
+
+WELCOME = """
+  Capytale tourne sur {url}
+
+  1. Ouvre {url}/activities/ et connecte-toi comme « Enseignant·e » (connexion de développement).
+  2. Dépose un carnet .ipynb : tu obtiens un lien de partage /s/<code>.
+  3. Ouvre ce lien dans une autre fenêtre privée, comme « Élève » : ta copie s'ouvre dans Jupyter.
+
+  Ctrl-C arrête tout.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m capytale.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the platform in the foreground")
+    run.add_argument("--port", type=int, default=8080, help="public HTTP port (HAProxy)")
+    run.add_argument("--nodes", type=int, default=4, help="number of notebook nodes")
+    run.add_argument("--var-dir", type=Path, default=Path("var"), help="local state folder")
+    args = parser.parse_args(argv)
+
+    platform = LocalPlatform(PlatformConfig(var_dir=args.var_dir, http_port=args.port, nodes=args.nodes,
+                                            base_port=args.port + 20, access_log=True))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        platform.start()
+        print(WELCOME.format(url=platform.url), flush=True)
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    except StartFailed as exc:
+        print(f"\nCapytale could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nStopping Capytale…", flush=True)
+        platform.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Start processes, wait until they are ready, and stop exactly those, by pid.
+
+Each process starts in a session of its own, so stopping it also stops what it
+forked (gunicorn's workers, the spawner's zygote) and nothing else. Output is
+either prefixed and written to the terminal (``make run``) or kept in one file a
+process (tests, benchmark).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+import requests
+
+Ready = Callable[[], bool]
+
+
+class StartFailed(Exception):
+    """A process exited, or did not become ready in time; the message says which."""
+
+
+def http_ready(url: str, expect: int | tuple[int, ...] = 200) -> Ready:
+    accepted = (expect,) if isinstance(expect, int) else expect
+
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=1, allow_redirects=False).status_code in accepted
+        except requests.RequestException:
+            return False
+
+    return check
+
+
+def tcp_ready(port: int, host: str = "127.0.0.1") -> Ready:
+    def check() -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex((host, port)) == 0
+
+    return check
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready: Ready | None = None
+    log_line: Callable[[str], bool] | None = None  # ready when a line of output says so
+    popen: subprocess.Popen | None = None
+    log_path: Path | None = None
+    _saw_ready_line: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def is_ready(self) -> bool:
+        if self.log_line is not None and not self._saw_ready_line.is_set():
+            return False
+        return self.ready() if self.ready is not None else True
+
+
+class Supervisor:
+    """The processes of one platform, in start order."""
+
+    def __init__(self, log_dir: Path | None = None, terminal: TextIO | None = None):
+        self.log_dir = log_dir
+        self.terminal = terminal if terminal is not None else sys.stdout
+        self.processes: list[Process] = []
+        self._write_lock = threading.Lock()
+
+    def start(self, process: Process) -> Process:
+        process.popen = subprocess.Popen(
+            process.argv, env=process.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, bufsize=1, text=True, errors="replace",
+        )
+        self.processes.append(process)
+        sink: TextIO | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            process.log_path = self.log_dir / f"{process.name}.log"
+            sink = process.log_path.open("a", encoding="utf-8")
+        threading.Thread(target=self._pump, args=(process, sink), name=f"log-{process.name}", daemon=True).start()
+        return process
+
+    def _pump(self, process: Process, sink: TextIO | None) -> None:
+        assert process.popen is not None and process.popen.stdout is not None
+        for line in process.popen.stdout:
+            if process.log_line is not None and process.log_line(line):
+                process._saw_ready_line.set()
+            if sink is not None:
+                sink.write(line)
+                sink.flush()
+            else:
+                with self._write_lock:
+                    self.terminal.write(f"{process.name:>12} | {line}")
+                    self.terminal.flush()
+        if sink is not None:
+            sink.close()
+
+    def wait_ready(self, processes: list[Process], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(processes)
+        while waiting:
+            for process in list(waiting):
+                if process.popen.poll() is not None:
+                    raise StartFailed(f"{process.name} exited with code {process.popen.returncode}"
+                                      + self._tail(process))
+                if process.is_ready():
+                    waiting.remove(process)
+            if waiting and time.monotonic() > deadline:
+                names = ", ".join(p.name for p in waiting)
+                raise StartFailed(f"not ready after {timeout:.0f}s: {names}" + self._tail(waiting[0]))
+            if waiting:
+                time.sleep(0.05)
+
+    def stop(self, process: Process, timeout: float = 10.0) -> None:
+        """TERM, then KILL, to the process's own session."""
+        if process.popen is None or process.popen.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                process.popen.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # the session may still hold children that outlived their parent
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            self.stop(process)
+
+    def _tail(self, process: Process, lines: int = 30) -> str:
+        if process.log_path is None or not process.log_path.exists():
+            return ""
+        text = process.log_path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n--- last lines of " + process.name + " ---\n" + "\n".join(text)

@@ -1,0 +1,115 @@
+"""Login, logout and ``whoami``.
+
+``/auth/login`` sends the browser to the identity provider: the development login
+when it is switched on, the ENT's CAS otherwise (issue "Single sign-on"). The
+provider comes back with a user; :func:`open_session` records it and sets the cookie.
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request
+
+from capytale import db, web
+from capytale.errors import PlatformError
+from capytale.tokens import Identity
+from services.auth import sessions
+from services.auth.models import User
+
+bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
+
+ROLES = {"teacher": "Enseignant·e", "student": "Élève"}
+MAX_NAME = 64
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["CAPYTALE"]
+    if settings["DEV_LOGIN"]:
+        if settings["CAS_SERVER_URL"]:
+            raise ValueError("CAPYTALE_DEV_LOGIN is refused when CAPYTALE_CAS_SERVER_URL is set")
+        app.logger.warning("DEVELOPMENT LOGIN is on: anyone can pick any name and role")
+
+
+def safe_next(target: str | None) -> str:
+    """Follow only local paths; anything else goes to the home page."""
+    if not target:
+        return "/"
+    parts = urllib.parse.urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(c) < 32 for c in target):
+        return "/"
+    return target
+
+
+def open_session(uid: str, name: str, role: str, school: str = "", classes: tuple[str, ...] = ()):
+    """Create or update the user, then answer with the session cookie set."""
+    uid = sessions.normalise_uid(uid)
+    key = sessions.user_key(uid)
+    session = db.session()
+    user = session.get(User, uid)
+    if user is None:
+        user = User(uid=uid, key=key, name=name, role=role)
+        session.add(user)
+    user.name, user.role, user.school, user.classes = name, role, school, "\n".join(classes)
+    session.commit()
+    identity = Identity(uid=uid, name=name, role=role, key=key, sid=sessions.new_session_id(),
+                        school=school, classes=tuple(classes))
+    current_app.logger.info("session opened for %s (%s)", uid, role)
+    return identity
+
+
+def _dev_login_enabled() -> bool:
+    return bool(web.settings()["DEV_LOGIN"])
+
+
+@bp.get("/login")
+def login():
+    next_path = safe_next(request.args.get("next"))
+    if _dev_login_enabled():
+        return redirect("/auth/dev-login?" + urllib.parse.urlencode({"next": next_path}))
+    raise PlatformError(
+        "Aucune méthode de connexion n'est configurée sur cette plateforme. Préviens la personne qui l'administre.",
+        log_message="no identity provider: set CAPYTALE_CAS_SERVER_URL or CAPYTALE_DEV_LOGIN",
+        reason="no_identity_provider", status=503,
+    )
+
+
+@bp.route("/dev-login", methods=["GET", "POST"])
+def dev_login():
+    if not _dev_login_enabled():
+        raise PlatformError("Cette page n'existe pas.", reason="dev_login_off", status=404)
+    next_path = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("auth/dev_login.html", next=next_path, roles=ROLES)
+    username = sessions.normalise_uid(request.form.get("username", ""))
+    role = request.form.get("role", "")
+    error = None
+    if not username or len(username) > MAX_NAME or any(ord(c) < 32 for c in username):
+        error = f"Choisis un nom de 1 à {MAX_NAME} caractères."
+    elif role not in ROLES:
+        error = "Choisis un rôle : élève ou enseignant·e."
+    if error:
+        if web.wants_json():
+            raise PlatformError(error, reason="bad_dev_login", status=400)
+        return render_template("auth/dev_login.html", next=next_path, roles=ROLES, error=error,
+                               username=username), 400
+    identity = open_session(username, username, role)
+    response = redirect(next_path)
+    sessions.set_session_cookie(response, identity)
+    return response
+
+
+@bp.get("/whoami")
+def whoami():
+    identity = web.current_identity()
+    if identity is None:
+        return jsonify({"error": "Tu n'es pas connecté·e.", "reason": "login_required"}), 401
+    return jsonify(identity.public())
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    response = redirect("/")
+    sessions.clear_session_cookie(response)
+    return response

@@ -1,0 +1,107 @@
+"""``GET /s/<code>``: from a share URL to the student's own notebook."""
+from __future__ import annotations
+
+import logging
+import urllib.parse
+
+import requests
+from flask import Blueprint, Flask, current_app, redirect, render_template, request
+
+from capytale import web
+from capytale.errors import PlatformError
+from capytale.http import ServiceSession
+from capytale.messaging import Envelope, MessagingUnavailable, RpcTimeout, node_queue
+from capytale.tokens import GrantSigner, Identity, load_private_key
+from services.router import nodes
+
+bp = Blueprint("router", __name__, url_prefix="/s", template_folder="templates")
+log = logging.getLogger("capytale.router")
+
+RETRY_SECONDS = 2
+MAX_ATTEMPTS = 45  # about a minute and a half of waiting page before saying it failed
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["CAPYTALE"]
+    if not settings["PRODUCTION"] and settings.is_default("GRANT_PRIVATE_KEY"):
+        app.logger.warning("DEVELOPMENT grant key in use (%s): never in production", settings["GRANT_PRIVATE_KEY"])
+    app.extensions["capytale.grants"] = GrantSigner(load_private_key(settings["GRANT_PRIVATE_KEY"]),
+                                                    settings["GRANT_LIFETIME"])
+    app.extensions["capytale.activities"] = ServiceSession()
+
+
+@bp.get("/<code>")
+def open_share(code: str):
+    identity = web.current_identity()
+    if identity is None:
+        return redirect(web.login_url(f"/s/{code}"))
+    attempt = request.args.get("attempt", default=0, type=int)
+    copy = ensure_copy(code)
+    node = nodes.place(identity.key)
+    try:
+        reply = ensure_server(node, identity)
+    except RpcTimeout:
+        return waiting_page(code, attempt, copy)
+    path = urllib.parse.quote(copy["copy"]["path"])
+    grant = current_app.extensions["capytale.grants"].issue(server=identity.key, visitor=identity)
+    return redirect(f"{reply['prefix']}notebooks/{path}?grant={grant}")
+
+
+def ensure_copy(code: str) -> dict:
+    """Ask activities for the student's copy (made on the first visit, untouched after)."""
+    url = f"{web.settings()['ACTIVITIES_URL']}/activities/api/share/{urllib.parse.quote(code)}/copy"
+    try:
+        answer = current_app.extensions["capytale.activities"].put(
+            url, headers={"Authorization": f"Bearer {web.session_token()}"})
+    except requests.RequestException as exc:
+        raise PlatformError(
+            "Les activités sont momentanément injoignables. Réessaie dans un instant.",
+            log_message=f"activities unreachable: {exc}", reason="activities_unreachable", status=503,
+        ) from exc
+    if answer.status_code == 200:
+        return answer.json()
+    try:
+        message = answer.json().get("error")
+    except ValueError:
+        message = None
+    if answer.status_code == 404:
+        message = message or "Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e."
+    raise PlatformError(
+        message or "Ta copie n'a pas pu être préparée. Réessaie dans un instant.",
+        log_message=f"activities answered {answer.status_code} for share code {code!r}",
+        reason=f"activities_{answer.status_code}", status=answer.status_code if answer.status_code < 500 else 502,
+    )
+
+
+def ensure_server(node: int, identity: Identity) -> dict:
+    """Ask the node's spawner to run the student's server; wait at most ``SPAWN_WAIT``."""
+    message = Envelope("server.ensure", {"user_key": identity.key,
+                                         "owner": {"uid": identity.uid, "name": identity.name}})
+    try:
+        reply = nodes.bus().call(node_queue(node), message, timeout=web.settings()["SPAWN_WAIT"])
+    except MessagingUnavailable as exc:
+        nodes.board().forget(node)
+        raise PlatformError(
+            "La plateforme n'arrive pas à joindre les serveurs de carnets. Réessaie dans un instant.",
+            log_message=f"node {node}: {exc}", reason="node_unreachable", status=503,
+        ) from exc
+    if not reply.body.get("ok"):
+        raise PlatformError(
+            "Ton serveur de carnets n'a pas pu démarrer. Réessaie ; si cela recommence, préviens ton enseignant·e.",
+            log_message=f"node {node} failed to start {identity.key}: {reply.body}",
+            reason="spawn_failed", status=502,
+        )
+    return reply.body
+
+
+def waiting_page(code: str, attempt: int, copy: dict):
+    if attempt >= MAX_ATTEMPTS:
+        raise PlatformError(
+            "Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; "
+            "si cela recommence, préviens ton enseignant·e.",
+            log_message=f"server for share {code} still not ready after {attempt} attempts",
+            reason="spawn_too_slow", status=504,
+        )
+    retry_url = f"/s/{urllib.parse.quote(code)}?attempt={attempt + 1}"
+    return render_template("router/waiting.html", retry_url=retry_url, retry_seconds=RETRY_SECONDS,
+                           title=copy["activity"]["title"], attempt=attempt), 200

@@ -1,0 +1,67 @@
+"""Fixtures every test folder shares: keys made at test time, sessions, PostgreSQL when reachable."""
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from capytale.tokens import Identity, SessionSigner, ensure_development_keys, load_private_key
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "notebooks"
+
+
+def postgres_reachable() -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared corpus of real notebooks, read where it is (never copied)."""
+    if not CORPUS.is_dir():
+        pytest.fail(f"notebook corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    """A fresh state folder with development keys generated now."""
+    ensure_development_keys(tmp_path / "keys")
+    return tmp_path
+
+
+def make_identity(name: str, role: str) -> Identity:
+    return Identity(uid=name, name=name, role=role, key=f"k{uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:19]}",
+                    sid=uuid.uuid4().hex)
+
+
+@pytest.fixture
+def sign(var_dir: Path):
+    """Sign a session token for an identity with this test's keys."""
+    signer = SessionSigner(load_private_key(var_dir / "keys" / "session.key"), 3600)
+    return signer.sign
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A fresh PostgreSQL database URL factory, dropped at the end; skips where none answers."""
+    if not postgres_reachable():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    import psycopg
+
+    created: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"capytale_test_{prefix}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,42 @@
+import time
+
+import pytest
+
+from capytale.tokens import (GrantSigner, GrantVerifier, InvalidToken, SessionSigner, SessionVerifier,
+                             load_private_key, load_public_key, write_key_pair)
+from tests.conftest import make_identity
+
+
+@pytest.fixture
+def keys(tmp_path):
+    write_key_pair(tmp_path / "a.key", tmp_path / "a.pub")
+    write_key_pair(tmp_path / "b.key", tmp_path / "b.pub")
+    return {n: (load_private_key(tmp_path / f"{n}.key"), load_public_key(tmp_path / f"{n}.pub")) for n in "ab"}
+
+
+def test_a_session_round_trips_with_unicode_names(keys):
+    alice = make_identity("eleve.nguyễn", "student")
+    token = SessionSigner(keys["a"][0], 60).sign(alice)
+    assert SessionVerifier(keys["a"][1]).verify(token) == alice
+
+
+@pytest.mark.parametrize("tamper", ["other_key", "expired", "garbage", "grant_as_session"])
+def test_forged_or_stale_sessions_are_refused(keys, tamper):
+    alice = make_identity("alice", "student")
+    token = {
+        "other_key": lambda: SessionSigner(keys["b"][0], 60).sign(alice),
+        "expired": lambda: SessionSigner(keys["a"][0], 60).sign(alice, now=time.time() - 3600),
+        "garbage": lambda: "eyJhbGciOiJub25lIn0.e30.",
+        "grant_as_session": lambda: GrantSigner(keys["a"][0]).issue("k", alice),
+    }[tamper]()
+    with pytest.raises(InvalidToken):
+        SessionVerifier(keys["a"][1]).verify(token)
+
+
+def test_a_grant_opens_only_the_server_it_names(keys):
+    alice = make_identity("alice", "student")
+    token = GrantSigner(keys["a"][0], 60).issue(alice.key, alice)
+    verifier = GrantVerifier(keys["a"][1])
+    assert verifier.verify(token, alice.key).visitor == alice.key
+    with pytest.raises(InvalidToken):
+        verifier.verify(token, "someone-else")
