@@ -7,8 +7,10 @@ import sys
 import threading
 from pathlib import Path
 
+from capytale.stack import haproxy
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import StartFailed
+from capytale.tokens import ensure_development_keys
 
 WELCOME = """
   Capytale tourne sur {url}
@@ -28,7 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=8080, help="public HTTP port (HAProxy)")
     run.add_argument("--nodes", type=int, default=4, help="number of notebook nodes")
     run.add_argument("--var-dir", type=Path, default=Path("var"), help="local state folder")
+    config = sub.add_parser("haproxy-config", help="print HAProxy's configuration for compose/")
+    config.add_argument("--nodes", type=int, default=4)
+    keys = sub.add_parser("keys", help="generate a set of keys and the user-key secret into a folder")
+    keys.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        print(f"keys written to {ensure_development_keys(args.folder)}")
+        return 0
+    if args.command == "haproxy-config":
+        print(haproxy.render(haproxy.compose_layout(args.nodes)))
+        return 0
 
     platform = LocalPlatform(PlatformConfig(var_dir=args.var_dir, http_port=args.port, nodes=args.nodes,
                                             base_port=args.port + 20, access_log=True))

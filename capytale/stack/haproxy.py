@@ -18,6 +18,15 @@ class Layout:
     nodes: dict[int, Address]  # node number -> its CHP's public address
 
 
+def compose_layout(nodes: int) -> Layout:
+    """The production shape of ``compose/``: one container a service, one CHP a node."""
+    return Layout(
+        bind=("*", 80),
+        services={"auth": [("auth", 8000)], "activities": [("activities", 8000)], "router": [("router", 8000)]},
+        nodes={k: (f"chp{k}", 8000) for k in range(1, nodes + 1)},
+    )
+
+
 ROUTES = (("auth", "/auth/"), ("activities", "/activities/"), ("router", "/s/"))
 
 
@@ -59,7 +68,7 @@ def render(layout: Layout, access_log: bool = False) -> str:
             "    balance leastconn",
             "    option httpchk GET /_health",
             "    http-check expect status 200",
-            "    default-server check inter 2s fall 2 rise 1",
+            "    default-server check inter 2s fall 2 rise 1 init-addr libc,none",
         ]
         for index, (server_host, server_port) in enumerate(layout.services[backend], start=1):
             lines.append(f"    server {backend}{index} {server_host}:{server_port}")
@@ -69,7 +78,7 @@ def render(layout: Layout, access_log: bool = False) -> str:
             f"backend node{node}",
             "    option httpchk GET /_chp_healthz",
             "    http-check expect status 200",
-            f"    server chp{node} {node_host}:{node_port} check inter 2s fall 2 rise 1",
+            f"    server chp{node} {node_host}:{node_port} check inter 2s fall 2 rise 1 init-addr libc,none",
             "",
         ]
     return "\n".join(lines)

@@ -1,0 +1,4 @@
+-- One database a service: no service reads another's tables.
+CREATE DATABASE auth;
+CREATE DATABASE activities;
+CREATE DATABASE router;

@@ -1,0 +1,133 @@
+"""A person's browser, as far as the platform can tell: cookies, redirects, XSRF, websockets.
+
+Used by the end-to-end tests and the benchmark. Every request goes through HAProxy.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass
+
+import requests
+import websocket
+
+NOTEBOOK_URL = re.compile(r"^(?P<prefix>/n/(?P<node>\d+)/u/(?P<key>[a-z0-9]+)/)notebooks/(?P<path>[^?]+)\?grant=(?P<grant>.+)$")
+
+
+@dataclass(frozen=True)
+class NotebookLink:
+    """Where /s/<code> sent a student."""
+
+    location: str
+    prefix: str
+    node: int
+    key: str
+    path: str  # relative to the student's root, decoded
+    grant: str
+    waits: int  # how many waiting pages were shown first
+
+
+class Browser:
+    def __init__(self, base_url: str, name: str = ""):
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.http = requests.Session()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # --- platform -------------------------------------------------------------------------
+
+    def login(self, name: str, role: str) -> "Browser":
+        answer = self.http.post(self.url("/auth/dev-login"), data={"username": name, "role": role, "next": "/"},
+                                allow_redirects=False, timeout=10)
+        assert answer.status_code == 302, answer.text
+        self.name = name
+        return self
+
+    def upload(self, notebook_path, title: str, annexes: list = ()) -> requests.Response:
+        files = [("notebook", (notebook_path.name, notebook_path.read_bytes(), "application/x-ipynb+json"))]
+        files += [("annex", (name, data, "application/octet-stream")) for name, data in annexes]
+        return self.http.post(self.url("/activities/api/activities"), data={"title": title}, files=files, timeout=30)
+
+    def open_share(self, share_path: str, timeout: float = 90.0) -> NotebookLink:
+        """GET /s/<code> as a browser would, following the waiting page until the redirect."""
+        deadline = time.monotonic() + timeout
+        url, waits = self.url(share_path), 0
+        while True:
+            answer = self.http.get(url, allow_redirects=False, timeout=30)
+            if answer.status_code == 302:
+                location = answer.headers["Location"]
+                match = NOTEBOOK_URL.match(location)
+                assert match, f"unexpected redirect to {location}"
+                return NotebookLink(location=location, prefix=match["prefix"], node=int(match["node"]),
+                                    key=match["key"], path=urllib.parse.unquote(match["path"]),
+                                    grant=match["grant"], waits=waits)
+            assert answer.status_code == 200 and "Ton carnet se prépare" in answer.text, (
+                f"{answer.status_code}: {answer.text[:500]}")
+            waits += 1
+            assert time.monotonic() < deadline, f"still waiting after {timeout}s"
+            retry = re.search(r'url=([^"]+)"', answer.text)
+            url = self.url(retry.group(1).replace("&amp;", "&")) if retry else url
+            time.sleep(0.5)
+
+    # --- the student's server ----------------------------------------------------------------
+
+    def enter(self, link: NotebookLink) -> requests.Response:
+        """Load the notebook page (spends the grant, sets the server's own cookie)."""
+        return self.http.get(self.url(link.location), allow_redirects=False, timeout=30)
+
+    def contents(self, link: NotebookLink, path: str | None = None, raw: bool = False) -> requests.Response:
+        path = link.path if path is None else path
+        query = "?type=file&format=text&content=1" if raw else "?content=1"
+        return self.http.get(self.url(f"{link.prefix}api/contents/{urllib.parse.quote(path)}{query}"), timeout=30)
+
+    def _xsrf(self, link: NotebookLink) -> dict:
+        token = self.http.cookies.get("_xsrf", path=link.prefix.rstrip("/")) or self.http.cookies.get("_xsrf") or ""
+        return {"X-XSRFToken": token}
+
+    def save(self, link: NotebookLink, notebook: dict) -> requests.Response:
+        body = {"type": "notebook", "format": "json", "content": notebook}
+        return self.http.put(self.url(f"{link.prefix}api/contents/{urllib.parse.quote(link.path)}"),
+                             json=body, headers=self._xsrf(link), timeout=30)
+
+    def run_code(self, link: NotebookLink, code: str, timeout: float = 60.0) -> str:
+        """Start a kernel, execute ``code`` through the websocket, return what it printed."""
+        answer = self.http.post(self.url(f"{link.prefix}api/kernels"), json={"name": "python3"},
+                                headers=self._xsrf(link), timeout=60)
+        assert answer.status_code == 201, f"{answer.status_code}: {answer.text[:300]}"
+        kernel_id = answer.json()["id"]
+        ws_url = self.url(f"{link.prefix}api/kernels/{kernel_id}/channels").replace("http://", "ws://", 1)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies
+                           if link.prefix.startswith(c.path.rstrip("/") + "/") or c.path == "/")
+        conn = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], origin=self.base_url,
+                                           timeout=timeout)
+        try:
+            msg_id = uuid.uuid4().hex
+            conn.send(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
+                           "session": uuid.uuid4().hex, "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell",
+                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                            "allow_stdin": False, "stop_on_error": True},
+            }))
+            printed, deadline = [], time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = json.loads(conn.recv())
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = message["header"]["msg_type"]
+                if kind == "stream":
+                    printed.append(message["content"]["text"])
+                elif kind == "execute_result":
+                    printed.append(message["content"]["data"].get("text/plain", ""))
+                elif kind == "error":
+                    printed.append("\n".join(message["content"]["traceback"]))
+                elif kind == "status" and message["content"]["execution_state"] == "idle":
+                    return "".join(printed)
+            raise TimeoutError(f"no result for {code!r}")
+        finally:
+            conn.close()

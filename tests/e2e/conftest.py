@@ -1,0 +1,95 @@
+"""The whole platform, started once for the end-to-end tests: HAProxy, auth, activities,
+router, four nodes (CHP + spawner), RabbitMQ and PostgreSQL of this machine.
+Logs of every process are printed when a test fails."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from capytale.messaging import Bus, Envelope, node_queue
+from capytale.stack.platform import LocalPlatform, PlatformConfig
+from capytale.stack.processes import free_port
+from tests.conftest import postgres_reachable
+from tests.e2e.browser import Browser
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory, request):
+    var_dir = tmp_path_factory.mktemp("platform")
+    env = {
+        "CAPYTALE_HEARTBEAT_INTERVAL": "1",
+        "CAPYTALE_NODE_SILENCE": "4",
+        "CAPYTALE_LOG_LEVEL": "INFO",
+    }
+    if postgres_reachable():
+        make_db = request.getfixturevalue("postgres_database")
+        for service in ("AUTH", "ACTIVITIES", "ROUTER"):
+            env[f"CAPYTALE_{service}_DATABASE_URL"] = make_db(service.lower())
+    config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, workers=2, threads=8,
+                            env=env, log_dir=var_dir / "logs")
+    local = LocalPlatform(config)
+    local.start(timeout=90)
+    local.wait_nodes_routed()
+    yield local
+    local.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "platform" in item.fixturenames:
+        platform = item.funcargs.get("platform")
+        log_dir = platform.config.log_dir if platform else None
+        if log_dir and log_dir.exists():
+            for log in sorted(log_dir.glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-40:]
+                report.sections.append((f"log {log.name}", "\n".join(tail)))
+
+
+def unique(name: str) -> str:
+    return f"{name}-{next(_names)}"
+
+
+@pytest.fixture
+def browser(platform):
+    """A fresh browser (no cookie) on the platform."""
+    return lambda: Browser(platform.url)
+
+
+@pytest.fixture
+def teacher(platform):
+    return Browser(platform.url).login(unique("prof.martin"), "teacher")
+
+
+@pytest.fixture
+def student(platform):
+    """A factory of logged-in students with unique names."""
+    return lambda name="eleve": Browser(platform.url).login(unique(name), "student")
+
+
+@pytest.fixture
+def operator(platform):
+    """What the people running the platform can say to the nodes over RabbitMQ."""
+    bus = Bus("amqp://guest:guest@127.0.0.1:5672/%2F", "tests-operator").start()
+    assert bus.wait_ready(10)
+
+    def call(node: int, kind: str, **body):
+        return bus.call(node_queue(node), Envelope(kind, body), timeout=30).body
+
+    yield call
+    bus.close()
+
+
+@pytest.fixture
+def activity(teacher, corpus):
+    """An activity made by ``teacher`` from a corpus notebook whose name has accents,
+    spaces and an apostrophe."""
+    path = corpus / "Calcul d'une paire de dés un peu particuliers.ipynb"
+    answer = teacher.upload(path, "Des dés un peu particuliers")
+    assert answer.status_code == 201, answer.text
+    return {**answer.json(), "source": path}

@@ -1,0 +1,113 @@
+"""The student's way, end to end through HAProxy, with every part real.
+
+A teacher shares a real notebook; two students each land in their own Jupyter
+server on their own copy; code runs in a kernel through the websocket; a saved
+change survives the culling of the server; nobody opens anybody else's notebook.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+import urllib.parse
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def share_path(activity: dict) -> str:
+    return urllib.parse.urlsplit(activity["share_url"]).path
+
+
+def server_pid(platform, link) -> int:
+    state = platform.var_dir / "run" / str(link.node) / f"{link.key}.json"
+    return int(json.loads(state.read_text())["pid"])
+
+
+def test_two_students_each_get_their_own_server_and_copy(platform, teacher, student, browser, operator, activity):
+    alice, bob = student("alice"), student("bob")
+    master = activity["source"].read_text()
+
+    # each student is taken to their own server, on a copy equal to the master
+    link_a, link_b = alice.open_share(share_path(activity)), bob.open_share(share_path(activity))
+    assert link_a.prefix != link_b.prefix
+    assert link_a.path.endswith("/" + unicodedata.normalize("NFC", activity["source"].name))
+    for person, link in ((alice, link_a), (bob, link_b)):
+        page = person.enter(link)
+        assert page.status_code == 200, page.text[:300]
+        raw = person.contents(link, raw=True)
+        assert raw.status_code == 200
+        assert raw.json()["content"] == master
+    assert server_pid(platform, link_a) != server_pid(platform, link_b)
+
+    # a code cell runs in a kernel, through HAProxy -> CHP -> Unix socket
+    assert alice.run_code(link_a, "print(6 * 7)").strip() == "42"
+
+    # Alice saves a change
+    notebook = alice.contents(link_a).json()["content"]
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                              "source": "reponse = 'changement d’Alice'"})
+    assert alice.save(link_a, notebook).status_code == 200
+
+    # Alice's server is culled; the next click opens the same copy, with the change
+    first_pid = server_pid(platform, link_a)
+    assert operator(link_a.node, "server.stop", user_key=link_a.key, reason="cull")["stopped"] is True
+    assert alice.contents(link_a).status_code in (403, 404, 502, 503)
+    again = alice.open_share(share_path(activity))
+    assert again.prefix == link_a.prefix  # sticky placement
+    assert alice.enter(again).status_code == 200
+    assert server_pid(platform, again) != first_pid
+    sources = [cell["source"] for cell in alice.contents(again).json()["content"]["cells"]]
+    assert "reponse = 'changement d’Alice'" in sources
+
+    # Bob's copy is untouched
+    assert bob.contents(link_b, raw=True).json()["content"] == master
+
+    # Bob, with Alice's notebook URL, gets nothing of Alice's
+    stolen = bob.http.get(bob.url(again.location), allow_redirects=False)
+    assert stolen.status_code == 403
+    assert "changement" not in stolen.text
+    assert bob.http.get(bob.url(f"{again.prefix}api/contents/{urllib.parse.quote(again.path)}")).status_code == 403
+
+    # a grant reused later, or by another browser, opens nothing
+    fresh = alice.open_share(share_path(activity))
+    assert alice.enter(fresh).status_code == 200
+    stranger = browser()
+    reused = stranger.http.get(stranger.url(fresh.location), allow_redirects=False)
+    assert reused.status_code == 403
+    assert "changement" not in reused.text
+    later = browser()
+    assert later.http.get(later.url(link_a.location), allow_redirects=False).status_code == 403
+
+    # the teacher's JSON interface and page list both copies; Alice's shows her change
+    copies = teacher.http.get(teacher.url(f"/activities/api/activities/{activity['id']}/copies")).json()
+    assert sorted(c["student"]["name"] for c in copies) == sorted([alice.name, bob.name])
+    uid_a = next(c["student"]["uid"] for c in copies if c["student"]["name"] == alice.name)
+    copy_a = teacher.http.get(teacher.url(
+        f"/activities/api/activities/{activity['id']}/copies/{urllib.parse.quote(uid_a)}/notebook"))
+    assert copy_a.status_code == 200
+    assert "changement d’Alice" in copy_a.content.decode()
+    page = teacher.http.get(teacher.url(f"/activities/{activity['id']}"))
+    assert alice.name in page.text and bob.name in page.text
+
+
+def test_without_session_the_share_url_asks_to_log_in(browser, activity):
+    anonymous = browser()
+    answer = anonymous.http.get(anonymous.url(share_path(activity)), allow_redirects=False)
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/auth/login?" + urllib.parse.urlencode({"next": share_path(activity)})
+
+
+def test_an_unknown_share_code_says_so(student):
+    alice = student("alice")
+    answer = alice.http.get(alice.url("/s/nexistepas"), allow_redirects=False)
+    assert answer.status_code == 404
+    assert "n'existe pas" in answer.text
+
+
+def test_the_platform_cookie_never_reaches_the_notebook_servers(student, activity):
+    alice = student("alice")
+    link = alice.open_share(share_path(activity))
+    for cookie in alice.http.cookies:
+        if cookie.name == "capytale_session":
+            assert not link.prefix.startswith(cookie.path.rstrip("/") + "/"), cookie.path
