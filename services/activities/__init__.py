@@ -1,0 +1,30 @@
+"""The activities service: teachers share notebooks; each student gets a copy of their own.
+
+It owns the activities, the master notebooks and annex files with their
+versions, and the records of students' copies (which it makes on storage the
+first time a student opens the share URL).  Teacher pages are under
+``/activities/``, the JSON interface under ``/activities/api/``.
+
+Run with ``gunicorn 'services.activities:create_app()'``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask, redirect
+
+from capytale import db, web
+from services.activities import api, models, pages, storage
+
+URL_PREFIX = "/activities"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The activities app; ``config`` (by setting name) overrides the environment, for tests."""
+    app = web.create_app("activities", __name__, URL_PREFIX, config)
+    db.init_app(app, app.config["CAPYTALE"]["ACTIVITIES_DATABASE_URL"], models.Base.metadata)
+    storage.init_app(app)
+    app.register_blueprint(pages.bp, url_prefix=URL_PREFIX)
+    app.register_blueprint(api.bp, url_prefix=f"{URL_PREFIX}/api")
+    app.add_url_rule("/", "root", lambda: redirect(f"{URL_PREFIX}/"))
+    return app

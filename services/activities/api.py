@@ -1,0 +1,74 @@
+"""The JSON interface, under ``/activities/api``.
+
+For teachers (and scripts acting for them): create an activity, list one's
+activities, list the students' copies of one's activity, fetch a copy's
+notebook as it is on storage.  For the router, acting for a student with the
+student's own session token: ensure the student's copy of a shared activity.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from capytale import db, web
+from capytale.web import current_identity, login_required
+from services.activities import events, storage
+from services.activities.copies import copies_of, copy_of, ensure_copy, read_notebook
+from services.activities.masters import activity_json, create_activity, find_activity, owned_activities
+from services.activities.uploads import read_upload
+
+log = logging.getLogger("capytale.activities")
+
+bp = Blueprint("api", __name__)
+
+NOTEBOOK_MIMETYPE = "application/x-ipynb+json"
+
+
+@bp.post("/activities")
+@login_required("teacher")
+def create():
+    """Create an activity from ``notebook``, ``title`` and ``annex`` files: 201, or 400 saying why not."""
+    teacher = current_identity()
+    upload = read_upload(request, web.settings())
+    activity = create_activity(db.session(), storage.current(), teacher, upload)
+    log.info("%s created activity %s (%s) from %r", teacher.uid, activity.id, activity.code, upload.notebook.name)
+    return activity_json(activity, upload.notebook.name, web.settings()["PUBLIC_URL"]), 201
+
+
+@bp.get("/activities")
+@login_required("teacher")
+def list_activities():
+    """The caller's activities, newest first, each with how many students have a copy."""
+    public_url = web.settings()["PUBLIC_URL"]
+    summaries = owned_activities(db.session(), current_identity().uid)
+    return jsonify([activity_json(s.activity, s.notebook, public_url) | {"copies": s.copies} for s in summaries])
+
+
+@bp.get("/activities/<int:activity_id>/copies")
+@login_required("teacher")
+def list_copies(activity_id: int):
+    """The students' copies of the caller's activity, with when each was last saved."""
+    activity = find_activity(db.session(), activity_id, current_identity())
+    return jsonify([view.as_json() for view in copies_of(db.session(), storage.current(), activity)])
+
+
+@bp.get("/activities/<int:activity_id>/copies/<uid>/notebook")
+@login_required("teacher")
+def copy_notebook(activity_id: int, uid: str):
+    """A student's notebook, the bytes on storage now."""
+    activity = find_activity(db.session(), activity_id, current_identity())
+    content = read_notebook(storage.current(), copy_of(db.session(), activity, uid))
+    return Response(content, mimetype=NOTEBOOK_MIMETYPE, headers={"Cache-Control": "no-store"})
+
+
+@bp.put("/share/<code>/copy")
+@login_required()
+def ensure_student_copy(code: str):
+    """Ensure the caller's copy of the activity shared as ``code`` (the router calls this)."""
+    student = current_identity()
+    ensured = ensure_copy(db.session(), storage.current(), code, student)
+    if ensured.created:
+        log.info("copy of activity %s made for %s in %r", ensured.activity.id, student.uid, ensured.copy.folder)
+        events.copy_created(web.settings()["AMQP_URL"], ensured.activity.id, student.uid, student.key)
+    return ensured.as_json()

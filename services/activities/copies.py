@@ -1,0 +1,120 @@
+"""Students' copies: made on the first visit, never touched again, read by the activity's owner.
+
+:func:`ensure_copy` is idempotent and safe when one student sends two requests
+at once: the files are copied without replacing any (see :mod:`storage`), and
+the unique (activity, student) row decides which request made the copy.  A
+later call, even after the master changed, changes nothing on disk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from capytale.errors import PlatformError
+from capytale.tokens import Identity
+from services.activities.masters import current_version
+from services.activities.models import Activity, Copy, iso
+from services.activities.names import folder_name, inside
+from services.activities.storage import Storage, modified_at
+
+
+@dataclass(frozen=True)
+class EnsuredCopy:
+    """A student's copy and whether this call made it."""
+
+    activity: Activity
+    copy: Copy
+    created: bool
+
+    def as_json(self) -> dict:
+        """The answer to the router: where the notebook is, relative to the student's root."""
+        return {
+            "activity": {"id": self.activity.id, "title": self.activity.title, "code": self.activity.code},
+            "copy": {"folder": self.copy.folder, "notebook": self.copy.notebook,
+                     "path": f"{self.copy.folder}/{self.copy.notebook}", "created": self.created},
+        }
+
+
+def activity_by_code(session: Session, code: str) -> Activity:
+    activity = session.scalar(select(Activity).where(Activity.code == code.strip().lower()))
+    if activity is None:
+        raise PlatformError("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e.",
+                            log_message=f"unknown share code {code!r}", reason="unknown_code", status=404)
+    return activity
+
+
+def _copy_of(session: Session, activity_id: int, uid: str) -> Copy | None:
+    return session.scalar(select(Copy).where(Copy.activity_id == activity_id, Copy.uid == uid))
+
+
+def ensure_copy(session: Session, storage: Storage, code: str, student: Identity) -> EnsuredCopy:
+    """The copy of the activity shared as ``code`` for ``student``, made now if it does not exist."""
+    activity = activity_by_code(session, code)
+    existing = _copy_of(session, activity.id, student.uid)
+    if existing is not None:
+        return EnsuredCopy(activity, existing, created=False)
+    version = current_version(session, activity)
+    folder = folder_name(activity.title, activity.code)
+    storage.copy_missing(storage.master_dir(activity.id, version.number), version.files,
+                         inside(storage.user_dir(student.key), folder))
+    copy = Copy(activity_id=activity.id, uid=student.uid, name=student.name, user_key=student.key,
+                folder=folder, notebook=version.notebook, version=version.number)
+    session.add(copy)
+    try:
+        session.commit()
+    except IntegrityError:  # the same student's other request made it first
+        session.rollback()
+        return EnsuredCopy(activity, _copy_of(session, activity.id, student.uid), created=False)
+    return EnsuredCopy(activity, copy, created=True)
+
+
+@dataclass(frozen=True)
+class CopyView:
+    """A copy as its teacher sees it: the record, and when the student last saved it."""
+
+    copy: Copy
+    updated_at: datetime | None
+
+    def as_json(self) -> dict:
+        return {
+            "student": {"uid": self.copy.uid, "name": self.copy.name},
+            "created_at": iso(self.copy.created_at),
+            "updated_at": iso(self.updated_at) if self.updated_at else None,
+            "folder": self.copy.folder, "notebook": self.copy.notebook, "version": self.copy.version,
+        }
+
+
+def notebook_path(storage: Storage, copy: Copy) -> Path:
+    return storage.copy_file(copy.user_key, copy.folder, copy.notebook)
+
+
+def copies_of(session: Session, storage: Storage, activity: Activity) -> list[CopyView]:
+    """Every student's copy of ``activity``, by student name."""
+    copies = session.scalars(select(Copy).where(Copy.activity_id == activity.id).order_by(Copy.name, Copy.uid))
+    return [CopyView(copy, modified_at(notebook_path(storage, copy))) for copy in copies]
+
+
+def copy_of(session: Session, activity: Activity, uid: str) -> Copy:
+    copy = _copy_of(session, activity.id, uid)
+    if copy is None:
+        raise PlatformError("Cet élève n'a pas (encore) de copie de cette activité.",
+                            log_message=f"no copy of activity {activity.id} for {uid!r}",
+                            reason="unknown_copy", status=404)
+    return copy
+
+
+def read_notebook(storage: Storage, copy: Copy) -> bytes:
+    """The student's notebook as it is now on storage."""
+    try:
+        return notebook_path(storage, copy).read_bytes()
+    except FileNotFoundError:
+        raise PlatformError(
+            "Le notebook de cet élève n'est plus à sa place (il l'a peut-être renommé ou supprimé).",
+            log_message=f"copy {copy.id}: {copy.folder}/{copy.notebook} missing for {copy.user_key}",
+            reason="copy_file_missing", status=404,
+        ) from None

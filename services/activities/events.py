@@ -1,0 +1,56 @@
+"""The events activities publishes (``copy.created``), best effort, without making a request wait.
+
+One :class:`EventPublisher` per process and broker URL, created on first use
+(after gunicorn has forked).  Events are handed to one background thread that
+publishes them through a :class:`capytale.messaging.Bus`; when RabbitMQ is
+away the event is logged and dropped: a copy never fails for an event.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from capytale.messaging import Bus, Envelope, MessagingUnavailable
+
+log = logging.getLogger("capytale.activities.events")
+
+PUBLISH_TIMEOUT = 5.0  # seconds the background thread waits for the broker's confirm
+
+
+class EventPublisher:
+    """Publishes events from one background thread, so that requests never wait for RabbitMQ."""
+
+    def __init__(self, amqp_url: str):
+        self._bus = Bus(amqp_url, "activities")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="activities-events")
+
+    def publish(self, event_type: str, body: dict) -> Future:
+        """Queue ``event_type`` for publication; the future ends once it is sent or given up."""
+        return self._thread.submit(self._send, Envelope(event_type, body))
+
+    def _send(self, message: Envelope) -> None:
+        try:
+            self._bus.publish(message.type, message, timeout=PUBLISH_TIMEOUT)
+        except MessagingUnavailable as exc:
+            log.warning("event %s %s not published (RabbitMQ unavailable: %s)", message.type, message.body, exc)
+        except Exception:  # noqa: BLE001 - best effort: log with the traceback, never fail the caller
+            log.exception("event %s %s not published", message.type, message.body)
+
+
+_publishers: dict[str, EventPublisher] = {}
+_lock = threading.Lock()
+
+
+def publisher(amqp_url: str) -> EventPublisher:
+    """This process's publisher for ``amqp_url``, made on first use."""
+    with _lock:
+        if amqp_url not in _publishers:
+            _publishers[amqp_url] = EventPublisher(amqp_url)
+        return _publishers[amqp_url]
+
+
+def copy_created(amqp_url: str, activity_id: int, uid: str, user_key: str) -> Future:
+    """Announce a student's first copy of an activity."""
+    return publisher(amqp_url).publish("copy.created",
+                                       {"activity_id": activity_id, "uid": uid, "user_key": user_key})

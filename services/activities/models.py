@@ -1,0 +1,79 @@
+"""The activities service's tables: activities, their master versions, students' copies.
+
+Only this service reads these tables; they live on their own metadata so that
+``create_all`` never touches another service's tables.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capytale import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` with its time zone: SQLite gives stored UTC datetimes back naive."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC, to the second, as the JSON interface gives dates."""
+    return as_utc(moment).isoformat(timespec="seconds")
+
+
+class Base(db.Base):
+    """activities' own metadata: its tables only."""
+
+    __abstract__ = True
+    metadata = MetaData()
+
+
+class Activity(Base):
+    """A notebook (and its annex files) a teacher shares with one code."""
+
+    __tablename__ = "activities"
+    # ids are never reused (SQLite would reuse a rolled-back id): masters/<id>/ stays unique
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    owner_uid: Mapped[str] = mapped_column(String(255), index=True)
+    owner_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class MasterVersion(Base):
+    """One version of an activity's master files, stored in ``masters/<id>/<number>/``."""
+
+    __tablename__ = "activity_versions"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notebook: Mapped[str] = mapped_column(String(255))  # file name, NFC
+    files: Mapped[list[str]] = mapped_column(JSON)  # every file's path in the version folder, notebook first
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Copy(Base):
+    """A student's own copy of an activity, in ``users/<user_key>/<folder>/``."""
+
+    __tablename__ = "activity_copies"
+    __table_args__ = (UniqueConstraint("activity_id", "uid", name="one_copy_per_student"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    user_key: Mapped[str] = mapped_column(String(64))
+    folder: Mapped[str] = mapped_column(String(255))
+    notebook: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

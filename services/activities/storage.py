@@ -1,0 +1,142 @@
+"""The workspace storage as the activities service sees it.
+
+::
+
+    <data root>/masters/<activity-id>/<version>/…     the teacher's notebook and annex files
+    <data root>/users/<user-key>/<activity folder>/…  a student's copies
+
+A master version is written in a staging folder then renamed into place, so a
+failed upload leaves nothing.  A student's files are copied without ever
+replacing one that exists: each file is written aside, then hard-linked to its
+name, which fails when the name is taken (two requests of the same student at
+once cannot clobber each other, nor a file the student has changed).
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from flask import Flask, current_app
+
+from capytale.errors import PlatformError
+from services.activities.names import inside
+
+USER_KEY = re.compile(r"[a-z0-9]{1,64}")  # auth's keys are lower-case base32; anything else is a bug
+STAGING_PREFIX = ".incoming-"
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` the storage under its ``DATA_ROOT``."""
+    app.extensions["activities.storage"] = Storage(app.config["CAPYTALE"]["DATA_ROOT"])
+
+
+def current() -> Storage:
+    """The storage of the app handling this request."""
+    return current_app.extensions["activities.storage"]
+
+
+class Storage:
+    """Paths and file operations under the data root; every user-given part is checked with :func:`inside`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.masters = self.root / "masters"
+        self.users = self.root / "users"
+
+    # --- paths -------------------------------------------------------------------------
+
+    def master_dir(self, activity_id: int, version: int) -> Path:
+        return self.masters / str(int(activity_id)) / str(int(version))
+
+    def user_dir(self, user_key: str) -> Path:
+        """A student's root folder (the root of their Jupyter server)."""
+        if not USER_KEY.fullmatch(user_key):
+            raise PlatformError("Ta session ne permet pas de préparer ta copie. Reconnecte-toi.",
+                                log_message=f"malformed user key {user_key!r}", reason="bad_user_key", status=400)
+        return self.users / user_key
+
+    def copy_file(self, user_key: str, folder: str, name: str) -> Path:
+        """A file of a student's copy: ``users/<key>/<folder>/<name>``."""
+        return inside(inside(self.user_dir(user_key), folder), name)
+
+    # --- masters -----------------------------------------------------------------------
+
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A fresh folder to write a master version in; removed on leaving unless published."""
+        self.masters.mkdir(parents=True, exist_ok=True)
+        folder = self.masters / f"{STAGING_PREFIX}{secrets.token_hex(8)}"
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def new_file(folder: Path, relative: str) -> Path:
+        """Where to write ``relative`` in ``folder`` (parents made); 400 when two files would share a name."""
+        path = inside(folder, relative)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            taken = path.exists()
+        except (FileExistsError, NotADirectoryError):
+            taken = True  # a file already has the name of one of its folders
+        if taken:
+            raise PlatformError(f"Deux fichiers envoyés portent le même nom « {relative} » (ou un fichier porte "
+                                "le nom d'un dossier) : renomme l'un d'eux.",
+                                log_message=f"name clash on {relative!r}", reason="duplicate_name", status=400)
+        return path
+
+    def publish(self, staged: Path, activity_id: int, version: int) -> Path:
+        """Move a staged master version into place, in one rename."""
+        target = self.master_dir(activity_id, version)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged.rename(target)
+        return target
+
+    def remove_activity(self, activity_id: int) -> None:
+        shutil.rmtree(self.masters / str(int(activity_id)), ignore_errors=True)
+
+    # --- students' copies -----------------------------------------------------------------
+
+    def copy_missing(self, source: Path, files: Iterable[str], target: Path) -> list[str]:
+        """Copy ``files`` from ``source`` into ``target`` where ``target`` does not have them yet.
+
+        Returns the files copied by this call; a file already there is left alone.
+        """
+        copied = []
+        for relative in files:
+            destination = inside(target, relative)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if _copy_without_replacing(inside(source, relative), destination):
+                copied.append(relative)
+        return copied
+
+
+def _copy_without_replacing(source: Path, destination: Path) -> bool:
+    """Copy ``source`` to ``destination`` unless it exists; never a half-written file under its name."""
+    if destination.exists():
+        return False
+    aside = destination.parent / f".capytale-{secrets.token_hex(8)}.part"
+    shutil.copyfile(source, aside)
+    try:
+        os.link(aside, destination)  # atomic, and refuses an existing name
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        aside.unlink()
+
+
+def modified_at(path: Path) -> datetime | None:
+    """When ``path`` was last written (UTC), None when it does not exist."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,84 @@
+"""What a teacher sends to create an activity, read and checked before anything is stored.
+
+The form (JSON interface or page) has ``notebook`` (one ``.ipynb``), ``title``
+and ``annex`` (any number of files, possibly in sub-folders).  :func:`read_upload`
+checks each part and raises a :class:`PlatformError` (400, or 413 when the whole
+upload is too big) naming what is wrong; nothing is written until it returns.
+(Two files sharing one name are found when they are staged, see :mod:`masters`.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from capytale.errors import PlatformError
+from capytale.settings import Settings
+from services.activities.names import checked_path, nfc, without_controls
+from services.activities.notebooks import EXTENSION, CheckedNotebook, check_notebook
+
+MAX_TITLE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked upload: the title, the notebook to store, and the annex files by their checked names."""
+
+    title: str
+    notebook: CheckedNotebook
+    annexes: tuple[tuple[str, FileStorage], ...]
+
+    @property
+    def names(self) -> list[str]:
+        """Every file of the master version, notebook first."""
+        return [self.notebook.name, *(name for name, _ in self.annexes)]
+
+
+def read_upload(request, settings: Settings) -> Upload:
+    """The checked upload of this request, or a :class:`PlatformError` saying what is wrong."""
+    try:
+        files, form = request.files, request.form
+    except RequestEntityTooLarge:
+        raise PlatformError(
+            f"L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser "
+            f"{settings['MAX_UPLOAD_MB']} Mo.",
+            log_message=f"upload of {request.content_length} bytes refused (MAX_UPLOAD_MB)",
+            reason="upload_too_big", status=413,
+        ) from None
+    notebook = _read_notebook(files, settings["MAX_NOTEBOOK_MB"] * 1024 * 1024)
+    return Upload(_title(form, notebook.name), notebook, tuple(_read_annexes(files)))
+
+
+def _read_notebook(files: ImmutableMultiDict, max_bytes: int) -> CheckedNotebook:
+    sent = files.getlist("notebook")
+    if len(sent) != 1 or not sent[0].filename:
+        raise PlatformError(
+            "Il faut envoyer exactement un notebook (un fichier .ipynb)." if sent
+            else "Aucun notebook n'a été envoyé : choisis un fichier .ipynb.",
+            log_message=f"{len(sent)} notebook parts", reason="no_notebook", status=400,
+        )
+    return check_notebook(sent[0].filename, sent[0].read(), max_bytes)
+
+
+def _read_annexes(files: ImmutableMultiDict):
+    for annex in files.getlist("annex"):
+        if not annex.filename and _is_empty(annex):
+            continue  # a browser's file field left empty
+        yield checked_path(annex.filename or "", "fichier annexe", folders=True), annex
+
+
+def _is_empty(annex: FileStorage) -> bool:
+    empty = not annex.stream.read(1)
+    annex.stream.seek(0)
+    return empty
+
+
+def _title(form: ImmutableMultiDict, notebook_name: str) -> str:
+    """The title as given (NFC, one line), else the notebook's name without ``.ipynb``."""
+    title = without_controls(" ".join(nfc(form.get("title", "")).split()))
+    title = title or notebook_name[: -len(EXTENSION)].strip() or notebook_name
+    if len(title) > MAX_TITLE_CHARS:
+        raise PlatformError(f"Le titre est trop long ({len(title)} caractères) : {MAX_TITLE_CHARS} au plus.",
+                            log_message=f"title of {len(title)} chars", reason="title_too_long", status=400)
+    return title

@@ -1,0 +1,62 @@
+"""What the activities tests do as people do it: upload, ask for a copy, look at what is stored."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from capytale import db
+from capytale.tokens import Identity
+from services.activities import models
+
+DICE = "Calcul d'une paire de dés un peu particuliers.ipynb"
+
+
+@dataclass
+class Person:
+    """Someone logged in: their identity, session token and a browser carrying the session cookie."""
+
+    identity: Identity
+    token: str
+    client: FlaskClient
+
+    def bearer(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> dict:
+    """Arguments of a test client call for a multipart body, encoded in memory.
+
+    (The test client's own encoder spools big bodies to a temporary file it never closes.)
+    """
+    values = MultiDict(fields)
+    for field, name, content in files:
+        values.add(field, FileStorage(io.BytesIO(content), filename=name))
+    boundary, body = encode_multipart(values)
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def upload(who: Person, name: str, content: bytes, title: str = "", annexes=(), headers=None,
+           path: str = "/activities/api/activities"):
+    """POST a notebook, its title and annex files as ``who`` (to the JSON interface unless ``path`` says)."""
+    files = [("notebook", name, content), *(("annex", annex_name, data) for annex_name, data in annexes)]
+    return who.client.post(path, headers=headers or {}, **multipart({"title": title}, files))
+
+
+def ensure_copy(app: Flask, who: Person, code: str):
+    """PUT …/share/<code>/copy as the router does: no cookie, the person's token as Bearer."""
+    return app.test_client().put(f"/activities/api/share/{code}/copy", headers=who.bearer())
+
+
+def stored(app: Flask, data_root: Path) -> tuple[int, list[str]]:
+    """How many activities the database holds, and what the masters folder holds."""
+    with app.app_context():
+        count = db.session().scalar(select(func.count()).select_from(models.Activity))
+    masters = data_root / "masters"
+    return count, sorted(p.name for p in masters.iterdir()) if masters.exists() else []
