@@ -1,0 +1,85 @@
+"""The contract every spawner backend answers: start, stop, is it alive, what runs.
+
+A backend runs one Jupyter server per student, listening on a Unix socket, and
+knows nothing of RabbitMQ, CHP or culling: :mod:`services.spawner.servers`
+does that on top of it.  A backend overrides the four methods of
+:class:`Backend`; the base raises :class:`NotImplementedError` for each, so a
+forgotten method fails loudly instead of silently doing nothing.
+
+What a backend returns is a :class:`ServerHandle`: enough to find the server
+again after the agent restarts (it is saved as ``<run root>/<node>/<user
+key>.json`` by :mod:`services.spawner.state`).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServerHandle:
+    """One running server: whose, where it listens, and how to reach its process or container."""
+
+    user_key: str
+    socket_path: str
+    started_at: float  # time.time() when the backend started it
+    pid: int | None = None  # process backend
+    container_id: str | None = None  # container backends
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ServerHandle":
+        """Rebuild a handle from :meth:`to_json`; raises ``ValueError`` on anything else."""
+        try:
+            handle = cls(
+                user_key=str(data["user_key"]),
+                socket_path=str(data["socket_path"]),
+                started_at=float(data["started_at"]),
+                pid=None if data.get("pid") is None else int(data["pid"]),
+                container_id=None if data.get("container_id") is None else str(data["container_id"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a server handle: {exc!r}") from None
+        if handle.pid is None and handle.container_id is None:
+            raise ValueError("a server handle needs a pid or a container id")
+        return handle
+
+
+class Backend:
+    """How a node runs its students' servers.  Subclasses override every method."""
+
+    name = "abstract"
+
+    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str) -> ServerHandle:
+        """Start a server for ``user_key`` serving ``root_dir`` at ``base_url`` on ``socket_path``.
+
+        Returns as soon as the server is launched; the caller waits until the
+        socket answers.  Raises on a server that could not be launched at all.
+        """
+        raise NotImplementedError
+
+    def stop(self, handle: ServerHandle, timeout: float) -> None:
+        """Stop the server: ask politely, wait up to ``timeout`` seconds, then force.
+
+        Stopping a server that is already gone is success.
+        """
+        raise NotImplementedError
+
+    def is_alive(self, handle: ServerHandle) -> bool:
+        """Whether the server of ``handle`` still runs (the same one, not a recycled pid)."""
+        raise NotImplementedError
+
+    def list_running(self) -> list[ServerHandle]:
+        """The servers of this node that run now, whichever agent started them (adoption)."""
+        raise NotImplementedError
+
+    # Life of the backend itself (not of servers): optional hooks, nothing to do by default.
+
+    def open(self) -> None:
+        """Get ready to start servers quickly (helpers, connections); called once by the agent."""
+
+    def close(self) -> None:
+        """Release what :meth:`open` took; the servers keep running."""

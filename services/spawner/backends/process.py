@@ -1,0 +1,184 @@
+"""The ``process`` backend: each student's server is a process forked by the zygote.
+
+The backend starts :mod:`services.spawner.zygote` once, with a clean
+environment (none of the agent's settings or secrets reach a student's
+server or kernels), and asks it over a socket pair for one fork per server.
+Servers run in sessions of their own, so they outlive the agent and its
+zygote and are adopted by the next agent through the state files.  Stopping
+escalates SIGTERM → SIGKILL and then kills what the server left behind (its
+kernels).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from services.spawner import procfs
+from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.jupyter.spec import ServerSpec
+from services.spawner.state import NodeDir
+
+log = logging.getLogger("capytale.spawner")
+
+# What a server's environment keeps from the agent's: locale, time zone, where programs are.
+PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV")
+ZYGOTE_START_TIMEOUT = 60.0
+
+
+class ZygoteError(RuntimeError):
+    """The zygote could not be started, or could not fork a server."""
+
+
+class ZygoteClient:
+    """The agent's end of the zygote: starts it, sends it spawn requests one at a time."""
+
+    def __init__(self, log_level: str = "INFO"):
+        self.log_level = log_level
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._reader = None
+        self._next_id = 0
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        env = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
+        argv = [sys.executable, "-s", "-m", "services.spawner.zygote",
+                "--control-fd", str(theirs.fileno()), "--log-level", self.log_level]
+        self._process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),))
+        theirs.close()
+        ours.settimeout(ZYGOTE_START_TIMEOUT)
+        self._control, self._reader = ours, ours.makefile("rb")
+        hello = self._read_line()
+        if not hello.get("ready"):
+            raise ZygoteError(f"unexpected greeting from the zygote: {hello}")
+        log.info("zygote %d ready", self._process.pid)
+
+    def spawn(self, spec: ServerSpec, timeout: float) -> int:
+        """Fork a server for ``spec``; its pid.  Restarts a zygote that died."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                if self._process is not None:
+                    log.warning("zygote %d died (code %s): starting another", self._process.pid,
+                                self._process.returncode)
+                self._close()
+                self._start()
+            self._next_id += 1
+            request = {"id": self._next_id, "spawn": spec.to_json()}
+            assert self._control is not None
+            self._control.settimeout(timeout)
+            try:
+                self._control.sendall(json.dumps(request).encode() + b"\n")
+                reply = self._read_line()
+            except OSError as exc:
+                self._close()
+                raise ZygoteError(f"lost the zygote while spawning {spec.user_key}: {exc}") from exc
+        if reply.get("id") != request["id"] or "pid" not in reply:
+            raise ZygoteError(reply.get("error") or f"unexpected reply from the zygote: {reply}")
+        return int(reply["pid"])
+
+    def _read_line(self) -> dict:
+        line = self._reader.readline()
+        if not line:
+            code = None if self._process is None else self._process.poll()
+            raise ZygoteError(f"the zygote closed its control channel (exit code {code})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        """Close the control channel: the zygote exits, the servers keep running."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        for closable in (self._reader, self._control):
+            if closable is not None:
+                closable.close()
+        self._reader = self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+
+class ProcessBackend(Backend):
+    """Local processes forked by a zygote; state files are how servers are found again."""
+
+    name = "process"
+
+    def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...],
+                 secure_cookies: bool = False, log_level: str = "INFO", spawn_timeout: float = 30.0):
+        self.node_dir = node_dir
+        self.grant_public_key = Path(grant_public_key).resolve()
+        self.extensions = extensions
+        self.secure_cookies = secure_cookies
+        self.spawn_timeout = spawn_timeout
+        self.zygote = ZygoteClient(log_level)
+
+    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str) -> ServerHandle:
+        spec = ServerSpec(
+            user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,
+            log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
+            grant_public_key=str(self.grant_public_key), extensions=self.extensions,
+            secure_cookies=self.secure_cookies,
+        )
+        started_at = time.time()
+        pid = self.zygote.spawn(spec, timeout=self.spawn_timeout)
+        return ServerHandle(user_key=user_key, socket_path=str(socket_path), started_at=started_at, pid=pid)
+
+    def stop(self, handle: ServerHandle, timeout: float) -> None:
+        if handle.pid is None or not self.is_alive(handle):
+            return
+        leftovers = [(pid, procfs.start_time(pid)) for pid in procfs.descendants(handle.pid)]
+        for signum, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(handle.pid, signum)
+            except ProcessLookupError:
+                break
+            if self._wait_gone(handle, wait):
+                break
+            log.warning("server %d of %s still runs after %s", handle.pid, handle.user_key, signum.name)
+        for pid, started in leftovers:  # kernels of a server that could not shut them down
+            if started is not None and procfs.start_time(pid) == started:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def is_alive(self, handle: ServerHandle) -> bool:
+        return handle.pid is not None and procfs.is_running(handle.pid, started_by=handle.started_at)
+
+    def list_running(self) -> list[ServerHandle]:
+        return [handle for handle in self.node_dir.load_all() if self.is_alive(handle)]
+
+    def open(self) -> None:
+        self.zygote.start()
+
+    def close(self) -> None:
+        self.zygote.close()
+
+    def _wait_gone(self, handle: ServerHandle, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.is_alive(handle):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True

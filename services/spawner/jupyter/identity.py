@@ -1,0 +1,124 @@
+"""Who may use a student's server: the holder of a grant, then of the cookie it earned.
+
+The router hands the browser a short-lived grant (an EdDSA JWT, audience
+``capytale-grant:<owner key>``, single use, see :mod:`capytale.tokens`) in
+the ``grant`` query argument.  :class:`GrantIdentityProvider` checks it with
+the grant *public* key, refuses a ``jti`` it has already seen, and sets the
+server's own login cookie, signed with the server's in-memory cookie secret
+and scoped to the server's ``base_url``.  Later requests (pages, API,
+kernel websockets) carry that cookie.  There is no token login, no password
+and no login form: an unknown browser gets a French 403 page, an API client a
+403 JSON answer.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.auth.login import LoginFormHandler
+from tornado import web
+from traitlets import Bool, Type, Unicode, default
+
+from capytale.tokens import GrantVerifier, InvalidToken, load_public_key
+
+GRANT_ARGUMENT = "grant"
+NOT_YOURS_PAGE = Path(__file__).with_name("templates") / "not_yours.html"
+
+
+class UsedGrants:
+    """The ``jti`` of the grants already accepted, each remembered until it expires."""
+
+    def __init__(self) -> None:
+        self._expiry: dict[str, float] = {}
+
+    def claim(self, jti: str, exp: float, now: float | None = None) -> bool:
+        """True the first time ``jti`` is claimed before it expires, False ever after."""
+        now = time.time() if now is None else now
+        self._expiry = {seen: until for seen, until in self._expiry.items() if until >= now}
+        if jti in self._expiry:
+            return False
+        self._expiry[jti] = exp
+        return True
+
+
+class NotYoursHandler(LoginFormHandler):
+    """Where Jupyter sends a browser it does not know: a French page, status 403, no form."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        if self.current_user:
+            self._redirect_safe(self.get_argument("next", default=self.base_url))
+            return
+        self.set_status(403)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(NOT_YOURS_PAGE.read_bytes())
+
+    @allow_unauthenticated
+    def post(self) -> None:
+        raise web.HTTPError(403)
+
+
+class GrantIdentityProvider(IdentityProvider):
+    """Lets in the holder of a valid, unused grant for this server, then its cookie."""
+
+    owner_key = Unicode("", config=True, help="User key of the student who owns this server.")
+    grant_public_key_file = Unicode("", config=True, help="PEM Ed25519 public key that verifies grants.")
+
+    # no shared token, nothing to type
+    need_token = Bool(False)
+    login_handler_class = Type(NotYoursHandler, klass=web.RequestHandler, config=True,
+                               help="Handler of the login URL: a 403 page, there is no login form.")
+
+    @default("token")
+    def _token_default(self) -> str:
+        return ""
+
+    @default("cookie_name")
+    def _cookie_name_default(self) -> str:
+        return f"capytale-{self.owner_key}"
+
+    @default("cookie_options")
+    def _cookie_options_default(self) -> dict:
+        # a browser-session cookie: it ends with the browser, and with the server's secret
+        return {"expires_days": None, "samesite": "Lax"}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not self.owner_key or not self.grant_public_key_file:
+            raise ValueError("GrantIdentityProvider needs owner_key and grant_public_key_file")
+        self._verifier = GrantVerifier(load_public_key(Path(self.grant_public_key_file)))
+        self._used = UsedGrants()
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @property
+    def login_available(self) -> bool:
+        return True  # registers NotYoursHandler at /login
+
+    def get_user(self, handler: web.RequestHandler) -> User | None:
+        """The cookie's user, else the grant's (then the cookie is set), else None."""
+        user = self.get_user_cookie(handler)
+        if user is not None:
+            return user
+        token = handler.get_query_argument(GRANT_ARGUMENT, "")
+        if not token:
+            return None
+        try:
+            grant = self._verifier.verify(token, server=self.owner_key)
+        except InvalidToken as exc:
+            self.log.warning("refused a grant for %s: %s", self.owner_key, exc)
+            return None
+        if not self._used.claim(grant.jti, grant.exp):
+            self.log.warning("refused a grant for %s: already used (jti %s)", self.owner_key, grant.jti)
+            return None
+        user = User(username=grant.visitor, name=grant.name or grant.visitor)
+        self.set_login_cookie(handler, user)
+        self.log.info("%s (%s) let in with a grant", grant.visitor, grant.role or "?")
+        return user
+
+    def is_token_authenticated(self, handler: web.RequestHandler) -> bool:
+        return False  # every request is cookie- or grant-authenticated: origin and XSRF checks apply

@@ -1,0 +1,93 @@
+"""What runs inside a student's server: its environment and its configuration.
+
+The whole configuration is given here, programmatically; no configuration
+file is read (``JUPYTER_NO_CONFIG``), so a ``.jupyter/`` folder a student
+writes into the workspace changes nothing, and Jupyter's data, runtime and
+settings folders point to places the platform chooses.  The interface is
+French by default through a read-only settings overrides file owned by the
+platform (``overrides.json`` beside this module, in the notebook app's
+``app_settings_dir``); a student may still choose another language, that
+choice is saved under ``<workspace>/.capytale/``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+from traitlets.config import Config
+
+from services.spawner.jupyter.identity import GrantIdentityProvider
+from services.spawner.jupyter.spec import ServerSpec
+
+# The notebook app's app_settings_dir: this read-only package folder, for its overrides.json
+# (the notebook app reads nothing else there than overrides.json and overrides.d/).
+LAB_SETTINGS_DIR = Path(__file__).parent
+
+# Server extensions installed in the environment that a student's server never loads
+# unless JUPYTER_EXTENSIONS names them: each costs start time and memory.
+KNOWN_EXTENSIONS = ("notebook", "jupyter_lsp", "jupyter_server_terminals", "jupyterlab", "notebook_shim")
+
+log = logging.getLogger("capytale.spawner.server")
+
+
+def extension_switches(wanted: tuple[str, ...]) -> dict[str, bool]:
+    """Exactly the wanted extensions on, every other known one explicitly off."""
+    switches = {name: False for name in KNOWN_EXTENSIONS}
+    switches.update({name: True for name in wanted})
+    return switches
+
+
+def environment(spec: ServerSpec, base: Mapping[str, str]) -> dict[str, str]:
+    """The server's environment (its kernels inherit it): ``base`` plus Jupyter's folders."""
+    root = Path(spec.root_dir)
+    runtime = Path(spec.runtime_dir)
+    env = dict(base)
+    env.update({
+        "HOME": str(root),
+        "JUPYTER_NO_CONFIG": "1",
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "JUPYTER_DATA_DIR": str(runtime / "data"),  # notebook trust database and secret: not in the workspace
+        "JUPYTERLAB_SETTINGS_DIR": str(root / ".capytale" / "lab" / "user-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(root / ".capytale" / "lab" / "workspaces"),
+    })
+    return env
+
+
+def server_config(spec: ServerSpec, as_root: bool) -> Config:
+    """The ServerApp configuration of one student's server."""
+    config = Config()
+    server = config.ServerApp
+    server.sock = spec.socket_path
+    server.sock_mode = "0600"
+    server.base_url = spec.base_url
+    server.root_dir = spec.root_dir
+    server.open_browser = False
+    server.allow_root = as_root
+    server.jpserver_extensions = extension_switches(spec.extensions)
+    server.terminals_enabled = False
+    server.cookie_secret = os.urandom(32)  # in memory only: a restarted server forgets every cookie
+    server.identity_provider_class = GrantIdentityProvider
+    server.allow_unauthenticated_access = False  # any handler not marked public needs a user
+    # the Host header is the public one (the socket itself is reachable by this node's proxy only)
+    server.allow_remote_access = True
+    server.quit_button = False  # the platform stops servers, not the student
+    server.tornado_settings = {"xsrf_cookie_kwargs": {"path": spec.base_url, "secure": spec.secure_cookies}}
+    config.GrantIdentityProvider.secure_cookie = spec.secure_cookies
+    config.GrantIdentityProvider.owner_key = spec.user_key
+    config.GrantIdentityProvider.grant_public_key_file = spec.grant_public_key
+    config.JupyterNotebookApp.app_settings_dir = str(LAB_SETTINGS_DIR)
+    return config
+
+
+def run(spec: ServerSpec) -> None:
+    """Run the server until it is stopped (SIGTERM); the environment is already :func:`environment`'s."""
+    from jupyter_server.serverapp import ServerApp
+
+    as_root = os.geteuid() == 0
+    if as_root:
+        log.warning("server of %s runs as root (allow_root): use the docker backend in production", spec.user_key)
+    app = ServerApp.instance(config=server_config(spec, as_root))
+    app.initialize(argv=[])
+    app.start()

@@ -1,0 +1,37 @@
+"""What the agent tells the zygote about one student's server (JSON over the control socket).
+
+Kept free of Jupyter imports: the agent builds specs without loading Jupyter.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Everything one student's server needs to know; travels as JSON to the zygote."""
+
+    user_key: str
+    root_dir: str
+    socket_path: str
+    base_url: str
+    log_path: str
+    runtime_dir: str
+    grant_public_key: str
+    extensions: tuple[str, ...] = ("notebook",)
+    secure_cookies: bool = False  # the public URL is https: cookies only travel encrypted
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ServerSpec":
+        values = dict(data)
+        values["extensions"] = tuple(values.get("extensions", ()))
+        return cls(**values)
+
+
+def parse_extensions(raw: str) -> tuple[str, ...]:
+    """``"notebook, jupyterlab"`` → ``("notebook", "jupyterlab")``."""
+    return tuple(name.strip() for name in raw.split(",") if name.strip())

@@ -1,0 +1,198 @@
+"""The servers of one node: start them, stop them, and keep CHP's routes matching them.
+
+:class:`NodeServers` is what the agent's commands and loops act on.  It
+records each server it starts (state file), waits for its socket to answer,
+routes ``/n/<node>/u/<key>`` to it, and announces ``server.started`` /
+``server.stopped``.  :meth:`NodeServers.reconcile` compares what runs (the
+backend's :meth:`list_running`, the state files) with what it remembers and
+with CHP's routes, and fixes every difference: adopt servers a previous agent
+left, forget the dead, put back lost routes, remove routes to nothing.
+Everything about one student happens under that student's lock.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from capytale.errors import PlatformError
+from services.spawner import culling, procfs, unixhttp
+from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.locks import KeyedLocks
+from services.spawner.proxy import ChpClient, route_path, route_prefix, socket_target
+from services.spawner.state import NodeDir, check_user_key
+
+log = logging.getLogger("capytale.spawner")
+
+Publish = Callable[[str, dict[str, Any]], None]
+
+START_FAILED = "Ton carnet n'a pas pu démarrer. Réessaie dans un instant ; si cela recommence, préviens ton professeur."
+
+
+class NodeServers:
+    def __init__(self, node: int, node_dir: NodeDir, data_root: Path, backend: Backend, proxy: ChpClient,
+                 publish: Publish, spawn_timeout: float, stop_timeout: float = 10.0):
+        self.node = node
+        self.node_dir = node_dir
+        self.data_root = Path(data_root).resolve()
+        self.backend = backend
+        self.proxy = proxy
+        self.publish = publish
+        self.spawn_timeout = spawn_timeout
+        self.stop_timeout = stop_timeout
+        self._handles: dict[str, ServerHandle] = {}
+        self._handles_lock = threading.Lock()
+        self._locks = KeyedLocks()
+
+    def base_url(self, user_key: str) -> str:
+        return f"{route_prefix(self.node)}{user_key}/"
+
+    def handles(self) -> list[ServerHandle]:
+        with self._handles_lock:
+            return sorted(self._handles.values(), key=lambda handle: handle.user_key)
+
+    # --- commands --------------------------------------------------------------------------
+
+    def ensure(self, user_key: str) -> tuple[ServerHandle, bool]:
+        """The student's running server, started if needed; and whether this call started it."""
+        check_user_key(user_key)
+        with self._locks.hold(user_key):
+            handle = self._get(user_key)
+            if handle is not None and self.backend.is_alive(handle):
+                self._route(handle)  # idempotent: puts back a route CHP lost
+                return handle, False
+            if handle is not None:
+                log.warning("server %s of %s died: starting it again", handle.pid, user_key)
+                self._drop(user_key, announce="died")
+            return self._start(user_key), True
+
+    def stop(self, user_key: str, reason: str) -> bool:
+        """Stop the student's server: route first (no new traffic), then the process.  Whether one ran."""
+        check_user_key(user_key)
+        with self._locks.hold(user_key):
+            self.proxy.delete_route(route_path(self.node, user_key))
+            handle = self._get(user_key)
+            if handle is None:
+                return False
+            self.backend.stop(handle, self.stop_timeout)
+            self._drop(user_key, announce=reason)
+            log.info("stopped server %s of %s (%s)", handle.pid, user_key, reason)
+            return True
+
+    def stop_all(self, reason: str) -> None:
+        for handle in self.handles():
+            self.stop(handle.user_key, reason)
+
+    def status(self) -> list[dict[str, Any]]:
+        return [{"user_key": h.user_key, "pid": h.pid, "started_at": h.started_at} for h in self.handles()]
+
+    # --- loops -----------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Make memory, state files and CHP's routes match the servers that actually run."""
+        running = {handle.user_key: handle for handle in self.backend.list_running()}
+        recorded = {handle.user_key for handle in self.node_dir.load_all()}
+        for user_key in sorted(set(running) | recorded | {h.user_key for h in self.handles()}):
+            with self._locks.try_hold(user_key) as free:
+                if free:  # a busy student is being started or stopped right now: next pass
+                    self._reconcile_server(user_key, running.get(user_key))
+        self._reconcile_routes()
+
+    def cull(self, idle_seconds: float) -> list[str]:
+        """Stop the servers whose route saw no traffic for ``idle_seconds``; their user keys."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        idle = datetime.timedelta(seconds=idle_seconds)
+        idle_keys = culling.idle_servers(self.proxy.routes(inactive_since=now - idle), self.node, now, idle)
+        return [user_key for user_key in idle_keys if self.stop(user_key, "cull")]
+
+    def memory_bytes(self) -> int:
+        """Memory held by the servers and everything they started (kernels), PSS where Linux gives it."""
+        children = procfs.children_map()
+        total = 0
+        for handle in self.handles():
+            if handle.pid is not None:
+                pids = [handle.pid, *procfs.descendants(handle.pid, children)]
+                total += sum(procfs.memory_bytes(pid) for pid in pids)
+        return total
+
+    # --- one student ---------------------------------------------------------------------------
+
+    def _start(self, user_key: str) -> ServerHandle:
+        root_dir = self.data_root / "users" / user_key
+        root_dir.mkdir(parents=True, exist_ok=True)
+        socket_path = self.node_dir.socket_path(user_key)
+        socket_path.unlink(missing_ok=True)
+        began = time.monotonic()
+        handle = self.backend.start(user_key, root_dir, socket_path, self.base_url(user_key))
+        self.node_dir.save(handle)
+        with self._handles_lock:
+            self._handles[user_key] = handle
+        answered = unixhttp.wait_answering(str(socket_path), self.base_url(user_key) + "api", self.spawn_timeout,
+                                           still_worth_waiting=lambda: self.backend.is_alive(handle))
+        if not answered:
+            what = "did not answer in time" if self.backend.is_alive(handle) else "exited before answering"
+            self.backend.stop(handle, self.stop_timeout)
+            self._drop(user_key)
+            raise PlatformError(START_FAILED, reason="spawn_failed", status=503,
+                                log_message=f"server of {user_key} {what}; see {self.node_dir.log_path(user_key)}")
+        self._route(handle)
+        log.info("started server %s for %s in %.2fs", handle.pid, user_key, time.monotonic() - began)
+        self.publish("server.started", {"node": self.node, "user_key": user_key, "reason": "ensure"})
+        return handle
+
+    def _reconcile_server(self, user_key: str, running: ServerHandle | None) -> None:
+        known = self._get(user_key)
+        if known is not None and self.backend.is_alive(known):
+            return
+        if running is not None and self._answers(running):
+            self.node_dir.save(running)
+            with self._handles_lock:
+                self._handles[user_key] = running
+            log.info("adopted server %s of %s", running.pid, user_key)
+            return
+        if running is not None:
+            log.warning("server %s of %s runs but does not answer: stopping it", running.pid, user_key)
+            self.backend.stop(running, self.stop_timeout)
+        self._drop(user_key, announce="died" if known is not None else None)
+
+    def _reconcile_routes(self) -> None:
+        prefix = route_prefix(self.node)
+        routes = {path: data for path, data in self.proxy.routes().items() if path.startswith(prefix)}
+        handles = {handle.user_key: handle for handle in self.handles()}
+        for user_key, handle in handles.items():
+            if routes.get(route_path(self.node, user_key), {}).get("target") != socket_target(handle.socket_path):
+                with self._locks.try_hold(user_key) as free:
+                    if free and self._get(user_key) == handle:
+                        log.info("route of %s was missing: restored", user_key)
+                        self._route(handle)
+        for path in routes:
+            user_key = path[len(prefix):]
+            if user_key not in handles:
+                with self._locks.try_hold(user_key) as free:
+                    if free and self._get(user_key) is None:
+                        log.info("route %s leads to no server: removed", path)
+                        self.proxy.delete_route(path)
+
+    def _answers(self, handle: ServerHandle) -> bool:
+        if not self.backend.is_alive(handle):
+            return False
+        return unixhttp.get_status(handle.socket_path, self.base_url(handle.user_key) + "api") == 200
+
+    def _route(self, handle: ServerHandle) -> None:
+        self.proxy.add_route(route_path(self.node, handle.user_key), socket_target(handle.socket_path),
+                             user_key=handle.user_key)
+
+    def _get(self, user_key: str) -> ServerHandle | None:
+        with self._handles_lock:
+            return self._handles.get(user_key)
+
+    def _drop(self, user_key: str, announce: str | None = None) -> None:
+        """Forget the student's server (memory, state file, socket); announce why it stopped, if given."""
+        with self._handles_lock:
+            self._handles.pop(user_key, None)
+        self.node_dir.forget(user_key)
+        if announce is not None:
+            self.publish("server.stopped", {"node": self.node, "user_key": user_key, "reason": announce})

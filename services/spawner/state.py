@@ -1,0 +1,97 @@
+"""The node's record of its servers: one JSON file per running server.
+
+``<run root>/<node>/<user key>.json`` holds the server's :class:`ServerHandle`
+and sits beside its socket ``<user key>.sock`` and its log ``<user key>.log``.
+A file is written once the server is launched and removed once it is
+stopped, so a new agent finds what the previous one left running.  Files are
+written atomically (temporary file, then rename); a file that does not parse
+is reported and skipped, never fatal.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from services.spawner.backends.base import ServerHandle
+
+log = logging.getLogger("capytale.spawner")
+
+# Keys are opaque base32 strings (see docs/architecture.md); anything else never becomes a path.
+USER_KEY = re.compile(r"[a-z0-9]{1,64}")
+SUN_PATH_MAX = 107  # bytes a Unix socket path may hold on Linux, without the final NUL
+
+
+class BadUserKey(ValueError):
+    """A user key that is not the platform's opaque key format."""
+
+
+def check_user_key(user_key: object) -> str:
+    if not isinstance(user_key, str) or not USER_KEY.fullmatch(user_key):
+        raise BadUserKey(f"not a user key: {user_key!r}")
+    return user_key
+
+
+class NodeDir:
+    """The run folder of one node: sockets, state files, server logs, Jupyter runtime files."""
+
+    def __init__(self, run_root: Path, node: int):
+        self.path = (Path(run_root) / str(node)).resolve()
+
+    def create(self) -> "NodeDir":
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
+
+    def socket_path(self, user_key: str) -> Path:
+        path = self.path / f"{check_user_key(user_key)}.sock"
+        if len(os.fsencode(path)) > SUN_PATH_MAX:
+            raise ValueError(f"socket path too long for a Unix socket ({len(os.fsencode(path))} bytes): {path}")
+        return path
+
+    def state_path(self, user_key: str) -> Path:
+        return self.path / f"{check_user_key(user_key)}.json"
+
+    def log_path(self, user_key: str) -> Path:
+        return self.path / f"{check_user_key(user_key)}.log"
+
+    def runtime_dir(self, user_key: str) -> Path:
+        return self.path / "runtime" / check_user_key(user_key)
+
+    # --- state files ---------------------------------------------------------------------
+
+    def save(self, handle: ServerHandle) -> None:
+        """Record ``handle`` (atomically: a reader sees the old file or the new one)."""
+        target = self.state_path(handle.user_key)
+        fd, temporary = tempfile.mkstemp(dir=self.path, prefix=".state-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(handle.to_json(), file)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def load_all(self) -> list[ServerHandle]:
+        """Every recorded server, in user-key order; unreadable files are logged and left alone."""
+        handles = []
+        for path in sorted(self.path.glob("*.json")):
+            if not USER_KEY.fullmatch(path.stem):
+                continue
+            try:
+                handle = ServerHandle.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+                log.warning("ignoring unreadable state file %s: %s", path, exc)
+                continue
+            if handle.user_key != path.stem:
+                log.warning("ignoring state file %s: it names %s", path, handle.user_key)
+                continue
+            handles.append(handle)
+        return handles
+
+    def forget(self, user_key: str) -> None:
+        """Remove the state file and the socket of ``user_key``; missing ones are fine."""
+        self.state_path(user_key).unlink(missing_ok=True)
+        self.path.joinpath(f"{check_user_key(user_key)}.sock").unlink(missing_ok=True)

@@ -1,0 +1,227 @@
+"""The zygote: one warm process that forks a Jupyter server per student.
+
+A fresh ``jupyter server`` spends about two seconds importing Jupyter and
+holds ~113 MiB; a child forked from a parent that has already imported it
+answers in a fraction of a second and shares those pages.  The zygote is
+started by the process backend (``python -m services.spawner.zygote
+--control-fd N``) with a clean environment, imports and warms what a server
+needs, then waits for requests on its control socket, one JSON object per
+line::
+
+    → {"id": 1, "spawn": {<ServerSpec>}}
+    ← {"id": 1, "pid": 4242}        or  {"id": 1, "error": "…"}
+
+It stays single-threaded (forking a threaded process is unsafe), reaps its
+children as they exit, and exits when the control socket closes (the agent is
+gone), leaving the servers running for the next agent to adopt.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+from capytale import logs
+from services.spawner.jupyter import server
+from services.spawner.jupyter.spec import ServerSpec
+
+log = logging.getLogger("capytale.spawner.zygote")
+
+# What the first requests of a server need (page, contents, kernels, settings,
+# translations), imported once here instead of in every child.
+WARM_MODULES = (
+    "jupyter_server.serverapp",
+    "jupyter_server.services.contents.largefilemanager",
+    "jupyter_server.services.contents.filemanager",
+    "jupyter_server.services.kernels.kernelmanager",
+    "jupyter_server.services.kernels.websocket",
+    "jupyter_server.services.kernels.connection.channels",
+    "jupyter_server.services.sessions.sessionmanager",
+    "jupyter_server.gateway.managers",
+    "jupyter_client.ioloop",
+    "jupyter_client.provisioning",
+    "jupyterlab_server",
+    "jupyterlab_server.handlers",
+    "jupyterlab_server.settings_handler",
+    "jupyterlab_server.translations_handler",
+    "jupyterlab_server.translation_utils",
+    "notebook.app",
+    "nbformat",
+    "nbformat.validator",
+)
+
+
+def warm() -> None:
+    """Import and prime what every server needs, so that children start with it."""
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    import nbformat.validator
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    nbformat.validator.get_validator(version=4, version_minor=5)  # compiles the notebook schema once
+    KernelProvisionerFactory.instance()  # scans the provisioner entry points once
+    gc.collect()
+    gc.freeze()  # the garbage collector of a child never writes to these objects: their pages stay shared
+
+
+class Zygote:
+    """Answers spawn requests on ``control`` by forking; reaps the children."""
+
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.base_env = dict(os.environ)
+        self.children: set[int] = set()
+        self._wakeup_read, self._wakeup_write = os.pipe()
+        os.set_blocking(self._wakeup_read, False)
+        os.set_blocking(self._wakeup_write, False)
+        self._selector = selectors.DefaultSelector()
+
+    def serve(self) -> None:
+        """Serve until the control socket closes."""
+        signal.set_wakeup_fd(self._wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)  # a handler, so the wakeup fd is written
+        self._selector.register(self.control, selectors.EVENT_READ)
+        self._selector.register(self._wakeup_read, selectors.EVENT_READ)
+        pending = b""
+        while True:
+            for key, _events in self._selector.select():
+                if key.fileobj == self._wakeup_read:
+                    self._drain_wakeups()
+                    self.reap()
+                    continue
+                data = self.control.recv(65536)
+                if not data:
+                    self.reap()
+                    log.info("control channel closed: exiting, %d server(s) keep running", len(self.children))
+                    return
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    self.control.sendall(json.dumps(self.answer(line)).encode() + b"\n")
+
+    def answer(self, line: bytes) -> dict[str, Any]:
+        request_id = None
+        try:
+            request = json.loads(line)
+            request_id = request.get("id")
+            spec = ServerSpec.from_json(request["spawn"])
+            return {"id": request_id, "pid": self.spawn(spec)}
+        except Exception as exc:  # noqa: BLE001 - the agent gets the error, the zygote goes on
+            log.exception("spawn request failed")
+            return {"id": request_id, "error": f"{type(exc).__name__}: {exc}"}
+
+    def spawn(self, spec: ServerSpec) -> int:
+        if threading.active_count() > 1:
+            raise RuntimeError("the zygote has started a thread: refusing to fork")
+        Path(spec.runtime_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._become_server(spec)
+        self.children.add(pid)
+        log.info("forked server %d for %s", pid, spec.user_key)
+        return pid
+
+    def _become_server(self, spec: ServerSpec) -> NoReturn:
+        """In the child: leave the zygote behind, then run the student's server until it stops."""
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            self._selector.close()
+            self.control.close()
+            os.close(self._wakeup_read)
+            os.close(self._wakeup_write)
+            os.setsid()
+            _name_process(f"jupyter-{spec.user_key}")
+            _redirect_output(spec.log_path)
+            os.environ.clear()
+            os.environ.update(server.environment(spec, self.base_env))
+            os.chdir(spec.root_dir)
+            server.run(spec)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must never return into the zygote
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            log.info("server %d exited (%s)", pid, _describe(status))
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while os.read(self._wakeup_read, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+def _name_process(name: str) -> None:
+    """The name ``ps -o comm`` and ``top`` show (the command line stays the zygote's)."""
+    try:
+        Path("/proc/self/comm").write_text(name[:15])
+    except OSError:
+        pass
+
+
+def _redirect_output(log_path: str) -> None:
+    """stdin from /dev/null; stdout and stderr to the server's log file (the previous run's kept as ``.1``)."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if os.path.exists(log_path):
+        os.replace(log_path, log_path + ".1")
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--control-fd", type=int, required=True, help="file descriptor of the control socket")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logs.configure("spawner.zygote", args.log_level)
+    control = socket.socket(fileno=args.control_fd)
+    warm()
+    control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    try:
+        Zygote(control).serve()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""What a student's server is told: configuration, environment, single-use grants."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.spawner.jupyter import server
+from services.spawner.jupyter.identity import UsedGrants
+from services.spawner.jupyter.spec import ServerSpec, parse_extensions
+
+SPEC = ServerSpec(user_key="kalice", root_dir="/data/users/kalice", socket_path="/run/1/kalice.sock",
+                  base_url="/n/1/u/kalice/", log_path="/run/1/kalice.log", runtime_dir="/run/1/runtime/kalice",
+                  grant_public_key="/keys/grant.pub")
+
+
+def test_the_server_configuration():
+    config = server.server_config(SPEC, as_root=False)
+    app = config.ServerApp
+    assert (app.sock, app.sock_mode, app.base_url, app.root_dir) == (SPEC.socket_path, "0600", SPEC.base_url,
+                                                                     SPEC.root_dir)
+    assert app.open_browser is False and app.allow_root is False and app.terminals_enabled is False
+    assert app.jpserver_extensions == {"notebook": True, "jupyter_lsp": False, "jupyter_server_terminals": False,
+                                       "jupyterlab": False, "notebook_shim": False}
+    assert isinstance(app.cookie_secret, bytes) and len(app.cookie_secret) == 32
+    assert server.server_config(SPEC, as_root=False).ServerApp.cookie_secret != app.cookie_secret
+    assert app.identity_provider_class.__name__ == "GrantIdentityProvider"
+    assert config.GrantIdentityProvider.owner_key == "kalice"
+    assert config.ServerApp.allow_root is False and server.server_config(SPEC, as_root=True).ServerApp.allow_root
+
+
+def test_french_is_the_default_language_from_a_file_the_platform_owns():
+    settings_dir = Path(server.server_config(SPEC, as_root=False).JupyterNotebookApp.app_settings_dir)
+    overrides = json.loads((settings_dir / "overrides.json").read_text())
+    assert overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "fr_FR"
+    assert not settings_dir.is_relative_to(SPEC.root_dir)
+
+
+def test_the_environment_reads_no_configuration_and_keeps_jupyter_files_out_of_reach():
+    env = server.environment(SPEC, {"PATH": "/usr/bin", "LANG": "C.UTF-8"})
+    assert env["HOME"] == SPEC.root_dir and env["JUPYTER_NO_CONFIG"] == "1"
+    assert env["JUPYTER_RUNTIME_DIR"] == SPEC.runtime_dir
+    assert not env["JUPYTER_DATA_DIR"].startswith(SPEC.root_dir)
+    assert env["JUPYTERLAB_SETTINGS_DIR"].startswith(SPEC.root_dir + "/.capytale/")
+    assert env["JUPYTERLAB_WORKSPACES_DIR"].startswith(SPEC.root_dir + "/.capytale/")
+    assert env["PATH"] == "/usr/bin"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("notebook", ("notebook",)),
+    (" notebook , jupyterlab ", ("notebook", "jupyterlab")),
+    ("", ()),
+])
+def test_parse_extensions(raw, expected):
+    assert parse_extensions(raw) == expected
+
+
+def test_a_spec_travels_as_json():
+    assert ServerSpec.from_json(SPEC.to_json()) == SPEC
+
+
+def test_a_grant_is_used_once_and_remembered_until_it_expires():
+    used = UsedGrants()
+    assert used.claim("jti-1", exp=100, now=50)
+    assert not used.claim("jti-1", exp=100, now=60)
+    assert used.claim("jti-2", exp=100, now=60)
+    assert used.claim("jti-1", exp=200, now=101), "forgotten once expired (the grant itself is refused by then)"
