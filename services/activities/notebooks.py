@@ -43,7 +43,7 @@ def _refuse(message: str, reason: str, detail: str) -> PlatformError:
     return PlatformError(message, log_message=f"notebook refused ({reason}): {detail}", reason=reason, status=400)
 
 
-def megabytes(size: int) -> str:
+def _megabytes(size: int) -> str:
     """``size`` in MiB, written the French way (``2,1 Mo``)."""
     return f"{size / 1024 / 1024:.1f}".replace(".", ",").removesuffix(",0") + " Mo"
 
@@ -63,8 +63,8 @@ def check_notebook(filename: str, data: bytes, max_bytes: int) -> CheckedNoteboo
         raise _refuse(f"Le notebook « {name} » est vide (0 octet) : vérifie que tu as choisi le bon fichier.",
                       "empty_notebook", name)
     if len(data) > max_bytes:
-        raise _refuse(f"Le notebook « {name} » est trop gros ({megabytes(len(data))}) : la limite est de "
-                      f"{megabytes(max_bytes)}.", "notebook_too_big", f"{name}: {len(data)} bytes")
+        raise _refuse(f"Le notebook « {name} » est trop gros ({_megabytes(len(data))}) : la limite est de "
+                      f"{_megabytes(max_bytes)}.", "notebook_too_big", f"{name}: {len(data)} bytes")
     content = data.removeprefix(codecs.BOM_UTF8)  # Jupyter cannot read a notebook that starts with a BOM
     try:
         text = content.decode("utf-8")

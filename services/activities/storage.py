@@ -93,43 +93,36 @@ class Storage:
                                 log_message=f"name clash on {relative!r}", reason="duplicate_name", status=400)
         return path
 
-    def publish(self, staged: Path, activity_id: int, version: int) -> Path:
+    def publish(self, staged: Path, activity_id: int, version: int) -> None:
         """Move a staged master version into place, in one rename."""
         target = self.master_dir(activity_id, version)
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(target)
-        return target
 
     def remove_activity(self, activity_id: int) -> None:
         shutil.rmtree(self.masters / str(int(activity_id)), ignore_errors=True)
 
     # --- students' copies -----------------------------------------------------------------
 
-    def copy_missing(self, source: Path, files: Iterable[str], target: Path) -> list[str]:
-        """Copy ``files`` from ``source`` into ``target`` where ``target`` does not have them yet.
-
-        Returns the files copied by this call; a file already there is left alone.
-        """
-        copied = []
+    @staticmethod
+    def copy_missing(source: Path, files: Iterable[str], target: Path) -> None:
+        """Copy ``files`` from ``source`` into ``target`` where ``target`` does not have them yet."""
         for relative in files:
             destination = inside(target, relative)
             destination.parent.mkdir(parents=True, exist_ok=True)
-            if _copy_without_replacing(inside(source, relative), destination):
-                copied.append(relative)
-        return copied
+            _copy_without_replacing(inside(source, relative), destination)
 
 
-def _copy_without_replacing(source: Path, destination: Path) -> bool:
+def _copy_without_replacing(source: Path, destination: Path) -> None:
     """Copy ``source`` to ``destination`` unless it exists; never a half-written file under its name."""
     if destination.exists():
-        return False
+        return
     aside = destination.parent / f".capytale-{secrets.token_hex(8)}.part"
     shutil.copyfile(source, aside)
     try:
         os.link(aside, destination)  # atomic, and refuses an existing name
-        return True
     except FileExistsError:
-        return False
+        pass  # another request of the same student was first: its file stays
     finally:
         aside.unlink()
 

@@ -9,7 +9,9 @@ upload is too big) naming what is wrong; nothing is written until it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
+from flask import Request
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -35,7 +37,7 @@ class Upload:
         return [self.notebook.name, *(name for name, _ in self.annexes)]
 
 
-def read_upload(request, settings: Settings) -> Upload:
+def read_upload(request: Request, settings: Settings) -> Upload:
     """The checked upload of this request, or a :class:`PlatformError` saying what is wrong."""
     try:
         files, form = request.files, request.form
@@ -51,17 +53,17 @@ def read_upload(request, settings: Settings) -> Upload:
 
 
 def _read_notebook(files: ImmutableMultiDict, max_bytes: int) -> CheckedNotebook:
-    sent = files.getlist("notebook")
-    if len(sent) != 1 or not sent[0].filename:
+    sent = [part for part in files.getlist("notebook") if part.filename]
+    if len(sent) != 1:
         raise PlatformError(
-            "Il faut envoyer exactement un notebook (un fichier .ipynb)." if sent
+            "Il faut envoyer un seul notebook (un fichier .ipynb) ; les autres fichiers vont en annexe." if sent
             else "Aucun notebook n'a été envoyé : choisis un fichier .ipynb.",
             log_message=f"{len(sent)} notebook parts", reason="no_notebook", status=400,
         )
     return check_notebook(sent[0].filename, sent[0].read(), max_bytes)
 
 
-def _read_annexes(files: ImmutableMultiDict):
+def _read_annexes(files: ImmutableMultiDict) -> Iterator[tuple[str, FileStorage]]:
     for annex in files.getlist("annex"):
         if not annex.filename and _is_empty(annex):
             continue  # a browser's file field left empty

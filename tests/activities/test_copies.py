@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from capytale import db
 from capytale.messaging import Bus
 from services.activities import models
-from tests.activities.support import DICE, ensure_copy, upload
+from tests.activities.support import DICE, ensure_copy
 
 FOLDER = "Dés particuliers ({code})"
 

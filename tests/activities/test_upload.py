@@ -6,8 +6,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
-from tests.activities.support import DICE, stored, upload
+from tests.activities.support import DICE, multipart, stored, upload
 
 P21 = "P21_simulation_onde.ipynb"  # 2 MB: over the tests' 1 MB notebook limit
 METEO = "Mini-projet-meteo-data.ipynb"  # nbformat 3
@@ -115,6 +116,20 @@ def test_an_invalid_cell_is_named_with_its_number(app, teacher, corpus):
     assert where in answer.json["error"]
 
 
+def test_an_upload_without_a_notebook_says_so(app, teacher, data_root):
+    answer = teacher.client.post("/activities/api/activities", **multipart({"title": "Sans notebook"}, []))
+    assert answer.status_code == 400
+    assert answer.json["error"] == "Aucun notebook n'a été envoyé : choisis un fichier .ipynb."
+    assert stored(app, data_root) == (0, [])
+
+
+def test_a_title_too_long_is_refused(app, teacher, corpus, data_root):
+    answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), title="T" * 201)
+    assert answer.status_code == 400
+    assert answer.json["error"] == "Le titre est trop long (201 caractères) : 200 au plus."
+    assert stored(app, data_root) == (0, [])
+
+
 def test_an_upload_over_the_total_limit_is_a_clear_413(app, teacher, corpus, data_root):
     before = stored(app, data_root)
     answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), annexes=[("gros.bin", b"0" * (4 * 1024 * 1024))])
@@ -122,6 +137,18 @@ def test_an_upload_over_the_total_limit_is_a_clear_413(app, teacher, corpus, dat
     assert answer.json == {"error": "L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne "
                                     "doivent pas dépasser 3 Mo.", "reason": "upload_too_big"}
     assert stored(app, data_root) == before
+
+
+def test_a_failure_after_the_files_are_in_place_leaves_nothing(app, teacher, corpus, data_root, monkeypatch):
+    def fail(_session):
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(Session, "commit", fail)
+    answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), annexes=[("données/a.csv", b"1")])
+    monkeypatch.undo()
+    assert answer.status_code == 500
+    assert answer.json["error"] == "Une erreur inattendue s'est produite. Réessaie dans un instant."
+    assert stored(app, data_root) == (0, [])
 
 
 def test_a_student_cannot_upload(app, student, corpus, data_root):
