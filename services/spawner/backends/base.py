@@ -51,8 +51,6 @@ class ServerHandle:
 class Backend:
     """How a node runs its students' servers.  Subclasses override every method."""
 
-    name = "abstract"
-
     def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str) -> ServerHandle:
         """Start a server for ``user_key`` serving ``root_dir`` at ``base_url`` on ``socket_path``.
 

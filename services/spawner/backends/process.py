@@ -48,10 +48,6 @@ class ZygoteClient:
         self._reader = None
         self._next_id = 0
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
     def start(self) -> None:
         with self._lock:
             self._start()
@@ -121,8 +117,6 @@ class ZygoteClient:
 
 class ProcessBackend(Backend):
     """Local processes forked by a zygote; state files are how servers are found again."""
-
-    name = "process"
 
     def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...],
                  secure_cookies: bool = False, log_level: str = "INFO", spawn_timeout: float = 30.0):
