@@ -70,6 +70,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("RUN_ROOT", Path, lambda s: s["VAR_DIR"] / "run", "Local folder for the nodes' Unix sockets and server state.", ALL),
     Setting("PUBLIC_URL", str, "http://127.0.0.1:8080", "The platform's public base URL, as browsers see it (share URLs, Origin checks).", ALL),
     Setting("AMQP_URL", str, "amqp://guest:guest@127.0.0.1:5672/%2F", "RabbitMQ connection URL.", ALL),
+    Setting("AMQP_NAMESPACE", str, "capytale", "Prefix of this platform's RabbitMQ exchange and queues (two platforms may share a broker).", ALL),
     Setting("LOG_LEVEL", str, "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", ALL),
     Setting("SESSION_PUBLIC_KEY", Path, lambda s: s["VAR_DIR"] / "keys" / "session.pub", "PEM public key that verifies session cookies (auth holds the private one).", ALL),
     Setting("SESSION_COOKIE", str, "capytale_session", "Name of the session cookie.", WEB),

@@ -131,6 +131,7 @@ class Grant:
     """Permission for one visitor to open one server, once, for a short while."""
 
     server: str  # the server's owner key
+    instance: str  # which start of that server (a restarted server refuses older grants)
     visitor: str  # the visitor's user key
     name: str
     role: str
@@ -143,10 +144,11 @@ class GrantSigner:
         self._key = private_key
         self.lifetime = lifetime
 
-    def issue(self, server: str, visitor: Identity, now: float | None = None) -> str:
+    def issue(self, server: str, instance: str, visitor: Identity, now: float | None = None) -> str:
         now = time.time() if now is None else now
         claims = {
             "aud": GRANT_AUDIENCE_PREFIX + server,
+            "ins": instance,
             "sub": visitor.key,
             "name": visitor.name,
             "role": visitor.role,
@@ -161,9 +163,11 @@ class GrantVerifier:
     def __init__(self, public_key: Ed25519PublicKey):
         self._key = public_key
 
-    def verify(self, token: str, server: str) -> Grant:
-        claims = _decode(token, self._key, GRANT_AUDIENCE_PREFIX + server, ("sub", "jti", "exp"))
-        return Grant(server=server, visitor=claims["sub"], name=claims.get("name", ""),
+    def verify(self, token: str, server: str, instance: str) -> Grant:
+        claims = _decode(token, self._key, GRANT_AUDIENCE_PREFIX + server, ("sub", "jti", "exp", "ins"))
+        if claims["ins"] != instance:
+            raise InvalidToken("grant for another start of this server")
+        return Grant(server=server, instance=instance, visitor=claims["sub"], name=claims.get("name", ""),
                      role=claims.get("role", ""), jti=claims["jti"], exp=claims["exp"])
 
 

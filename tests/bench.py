@@ -102,7 +102,8 @@ def server_pids(local: LocalPlatform) -> list[int]:
 
 def run(students: int, class_size: int, output: Path) -> dict:
     var_dir = Path(tempfile.mkdtemp(prefix="capytale-bench-"))
-    config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, log_dir=var_dir / "logs")
+    config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, log_dir=var_dir / "logs",
+                            env={"CAPYTALE_AMQP_NAMESPACE": f"capytale-bench-{var_dir.name}"})
     local = LocalPlatform(config)
     print(f"starting the platform in {var_dir}…", flush=True)
     local.start(timeout=120)
@@ -156,7 +157,7 @@ def run(students: int, class_size: int, output: Path) -> dict:
             "platform_mib": platform_memory(local),
         }
     finally:
-        local.stop()
+        local.stop(forget_messaging=True)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print_results(results, output)
     return results

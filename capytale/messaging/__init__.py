@@ -1,7 +1,7 @@
 """RabbitMQ for every service: events, RPC to the nodes, the nodes' command queues."""
-from capytale.messaging.bus import Bus, MessagingUnavailable, RpcTimeout
-from capytale.messaging.envelope import EVENTS_EXCHANGE, BadMessage, Envelope, node_queue
+from capytale.messaging.bus import Bus, MessagingUnavailable, RpcTimeout, delete_topology
+from capytale.messaging.envelope import BadMessage, Envelope, Topology
 from capytale.messaging.worker import Worker
 
-__all__ = ["Bus", "MessagingUnavailable", "RpcTimeout", "Envelope", "BadMessage",
-           "EVENTS_EXCHANGE", "node_queue", "Worker"]
+__all__ = ["Bus", "MessagingUnavailable", "RpcTimeout", "Envelope", "BadMessage", "Topology", "Worker",
+           "delete_topology"]

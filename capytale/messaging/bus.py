@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pika
 import pika.exceptions
 
-from capytale.messaging.envelope import EVENTS_EXCHANGE, BadMessage, Envelope
+from capytale.messaging.envelope import BadMessage, Envelope, Topology
 
 log = logging.getLogger("capytale.messaging")
 
@@ -54,8 +54,8 @@ def backoff_delays(first: float = 0.2, limit: float = 10.0):
         delay = min(delay * 2, limit)
 
 
-def declare_topology(channel) -> None:
-    channel.exchange_declare(EVENTS_EXCHANGE, exchange_type="topic", durable=True)
+def declare_topology(channel, topology: Topology) -> None:
+    channel.exchange_declare(topology.events, exchange_type="topic", durable=True)
 
 
 Subscriber = Callable[[str, Envelope], None]
@@ -64,9 +64,10 @@ Subscriber = Callable[[str, Envelope], None]
 class Bus:
     """One connection, one thread; safe to use from any other thread."""
 
-    def __init__(self, url: str, name: str):
+    def __init__(self, url: str, name: str, topology: Topology):
         self.url = url
         self.name = name
+        self.topology = topology
         self._connection: pika.BlockingConnection | None = None
         self._channel = None
         self._ready = threading.Event()
@@ -101,12 +102,16 @@ class Bus:
 
         def send() -> None:
             self._channel.basic_publish(
-                EVENTS_EXCHANGE, routing_key, message.encode(),
+                self.topology.events, routing_key, message.encode(),
                 properties=pika.BasicProperties(content_type="application/json", delivery_mode=2),
                 mandatory=False,
             )
 
         self._submit(send, timeout)
+
+    def call_node(self, node: int, message: Envelope, timeout: float) -> Envelope:
+        """Send a command to notebook node ``node`` and wait for its reply."""
+        return self.call(self.topology.node_queue(node), message, timeout)
 
     def call(self, queue: str, message: Envelope, timeout: float) -> Envelope:
         """Send a command to ``queue`` and wait for its reply (raises :class:`RpcTimeout`)."""
@@ -186,7 +191,7 @@ class Bus:
         self._connection = pika.BlockingConnection(connection_parameters(self.url, self.name))
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
-        declare_topology(self._channel)
+        declare_topology(self._channel, self.topology)
         self._channel.basic_consume(REPLY_TO, self._on_reply, auto_ack=True)
         for binding_keys, callback in self._subscriptions:
             self._bind(binding_keys, callback)
@@ -197,7 +202,7 @@ class Bus:
         result = self._channel.queue_declare("", exclusive=True, auto_delete=True)
         queue = result.method.queue
         for key in binding_keys:
-            self._channel.queue_bind(queue, EVENTS_EXCHANGE, routing_key=key)
+            self._channel.queue_bind(queue, self.topology.events, routing_key=key)
 
         def deliver(_channel, method, _properties, body) -> None:
             try:
@@ -230,3 +235,15 @@ class Bus:
                 connection.close()
             except (pika.exceptions.AMQPError, OSError):
                 pass
+
+
+def delete_topology(url: str, topology: Topology, nodes: int) -> None:
+    """Remove a namespace's node queues and exchange (tests and benchmarks clean up after themselves)."""
+    connection = pika.BlockingConnection(connection_parameters(url, "cleanup"))
+    try:
+        channel = connection.channel()
+        for node in range(1, nodes + 1):
+            channel.queue_delete(topology.node_queue(node))
+        channel.exchange_delete(topology.events)
+    finally:
+        connection.close()

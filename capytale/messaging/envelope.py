@@ -6,12 +6,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VERSION = 1
-EVENTS_EXCHANGE = "capytale.events"  # topic exchange: server.started, node.heartbeat, copy.created…
 
 
-def node_queue(node: int) -> str:
-    """The durable queue of commands for notebook node ``node``."""
-    return f"capytale.node.{node}"
+@dataclass(frozen=True)
+class Topology:
+    """The names of one platform's exchange and queues.
+
+    Everything a platform declares starts with its namespace (``AMQP_NAMESPACE``),
+    so that two platforms sharing a broker (tests beside ``make run``, staging beside
+    production) never take each other's messages.
+    """
+
+    namespace: str = "capytale"
+
+    @property
+    def events(self) -> str:
+        """The topic exchange: server.started, node.heartbeat, copy.created…"""
+        return f"{self.namespace}.events"
+
+    def node_queue(self, node: int) -> str:
+        """The durable queue of commands for notebook node ``node``."""
+        return f"{self.namespace}.node.{node}"
 
 
 class BadMessage(ValueError):

@@ -21,7 +21,7 @@ import pika
 import pika.exceptions
 
 from capytale.messaging.bus import backoff_delays, connection_parameters, declare_topology
-from capytale.messaging.envelope import BadMessage, Envelope
+from capytale.messaging.envelope import BadMessage, Envelope, Topology
 
 log = logging.getLogger("capytale.messaging")
 
@@ -29,8 +29,9 @@ Handler = Callable[[Envelope], dict]
 
 
 class Worker:
-    def __init__(self, url: str, queue: str, handler: Handler, concurrency: int, name: str):
+    def __init__(self, url: str, queue: str, handler: Handler, concurrency: int, name: str, topology: Topology):
         self.url = url
+        self.topology = topology
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
@@ -46,7 +47,7 @@ class Worker:
                 try:
                     connection = pika.BlockingConnection(connection_parameters(self.url, self.name))
                     channel = connection.channel()
-                    declare_topology(channel)
+                    declare_topology(channel, self.topology)
                     channel.queue_declare(self.queue, durable=True)
                     channel.basic_qos(prefetch_count=self.concurrency)
                     on_message = functools.partial(self._on_message, connection, pool)

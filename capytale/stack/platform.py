@@ -20,6 +20,8 @@ from typing import TextIO
 
 import requests
 
+from capytale.messaging import Topology, delete_topology
+from capytale.settings import load
 from capytale.stack import haproxy
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
 from capytale.tokens import ensure_development_keys
@@ -96,7 +98,7 @@ class LocalPlatform:
             argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
                     "--workers", str(self.config.workers), "--threads", str(self.config.threads),
                     "--bind", f"127.0.0.1:{ports[name]}", "--graceful-timeout", "5", "--timeout", "120",
-                    "--name", f"capytale-{name}", app]
+                    "--name", f"capytale-{name}", "--no-control-socket", app]
             process = Process(name, argv, env, ready=http_ready(f"http://127.0.0.1:{ports[name]}/_health"))
             started.append(self.supervisor.start(process))
             self.processes[name] = process
@@ -152,14 +154,23 @@ class LocalPlatform:
         config_path.write_text(haproxy.render(layout, access_log=self.config.access_log))
         haproxy_bin = shutil.which("haproxy") or "/usr/sbin/haproxy"
         process = Process("haproxy", [haproxy_bin, "-db", "-f", str(config_path)], self.base_env(),
-                          ready=http_ready(f"{self.url}/auth/whoami", expect=401))
+                          ready=self._every_service_routed)
         self.supervisor.start(process)
         self.processes["haproxy"] = process
         self.supervisor.wait_ready([process], timeout)
 
-    def stop(self) -> None:
+    def _every_service_routed(self) -> bool:
+        """Each service answers through HAProxy (its own answer, not HAProxy's 503)."""
+        return all(http_ready(self.url + path, expect)() for path, expect in (
+            ("/auth/whoami", 401), ("/activities/", 302), ("/s/_", 302)))
+
+    def stop(self, forget_messaging: bool = False) -> None:
+        """Stop everything; ``forget_messaging`` also deletes this platform's queues (tests)."""
         self.supervisor.stop_all()
         self.stop_leftover_servers()
+        if forget_messaging:
+            settings = load("router", environ=self.base_env())
+            delete_topology(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]), self.config.nodes)
 
     def stop_leftover_servers(self) -> list[int]:
         """Student servers whose spawner could not stop them: stopped by their recorded pid."""

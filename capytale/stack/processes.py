@@ -111,6 +111,7 @@ class Supervisor:
                 with self._write_lock:
                     self.terminal.write(f"{process.name:>12} | {line}")
                     self.terminal.flush()
+        process.popen.stdout.close()
         if sink is not None:
             sink.close()
 

@@ -12,6 +12,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from capytale import db, web
+from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
 from services.activities import events, storage
 from services.activities.copies import copies_of, copy_of, ensure_copy, read_notebook
@@ -70,5 +71,7 @@ def ensure_student_copy(code: str):
     ensured = ensure_copy(db.session(), storage.current(), code, student)
     if ensured.created:
         log.info("copy of activity %s made for %s in %r", ensured.activity.id, student.uid, ensured.copy.folder)
-        events.copy_created(web.settings()["AMQP_URL"], ensured.activity.id, student.uid, student.key)
+        settings = web.settings()
+        events.copy_created(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]),
+                            ensured.activity.id, student.uid, student.key)
     return ensured.as_json()

@@ -11,7 +11,7 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from capytale.messaging import Bus, Envelope, MessagingUnavailable
+from capytale.messaging import Bus, Envelope, MessagingUnavailable, Topology
 
 log = logging.getLogger("capytale.activities.events")
 
@@ -21,8 +21,8 @@ PUBLISH_TIMEOUT = 5.0  # seconds the background thread waits for the broker's co
 class EventPublisher:
     """Publishes events from one background thread, so that requests never wait for RabbitMQ."""
 
-    def __init__(self, amqp_url: str):
-        self._bus = Bus(amqp_url, "activities")
+    def __init__(self, amqp_url: str, topology: Topology):
+        self._bus = Bus(amqp_url, "activities", topology)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="activities-events")
 
     def publish(self, event_type: str, body: dict) -> Future:
@@ -38,19 +38,19 @@ class EventPublisher:
             log.exception("event %s %s not published", message.type, message.body)
 
 
-_publishers: dict[str, EventPublisher] = {}
+_publishers: dict[tuple[str, Topology], EventPublisher] = {}
 _lock = threading.Lock()
 
 
-def publisher(amqp_url: str) -> EventPublisher:
-    """This process's publisher for ``amqp_url``, made on first use."""
+def publisher(amqp_url: str, topology: Topology) -> EventPublisher:
+    """This process's publisher for ``amqp_url`` and ``topology``, made on first use."""
     with _lock:
-        if amqp_url not in _publishers:
-            _publishers[amqp_url] = EventPublisher(amqp_url)
-        return _publishers[amqp_url]
+        if (amqp_url, topology) not in _publishers:
+            _publishers[amqp_url, topology] = EventPublisher(amqp_url, topology)
+        return _publishers[amqp_url, topology]
 
 
-def copy_created(amqp_url: str, activity_id: int, uid: str, user_key: str) -> Future:
+def copy_created(amqp_url: str, topology: Topology, activity_id: int, uid: str, user_key: str) -> Future:
     """Announce a student's first copy of an activity."""
-    return publisher(amqp_url).publish("copy.created",
+    return publisher(amqp_url, topology).publish("copy.created",
                                        {"activity_id": activity_id, "uid": uid, "user_key": user_key})

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from capytale import db
 from capytale.errors import PlatformError
-from capytale.messaging import Bus, Envelope
+from capytale.messaging import Bus, Envelope, Topology
 from services.router.models import Placement
 
 
@@ -82,7 +82,7 @@ class NodeBoard:
 def init_app(app: Flask) -> None:
     settings = app.config["CAPYTALE"]
     board = NodeBoard(silence=settings["NODE_SILENCE"])
-    bus = Bus(settings["AMQP_URL"], "router")
+    bus = Bus(settings["AMQP_URL"], "router", Topology(settings["AMQP_NAMESPACE"]))
 
     def on_heartbeat(_key: str, event: Envelope) -> None:
         node = event.body.get("node")

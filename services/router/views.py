@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from capytale import web
 from capytale.errors import PlatformError
 from capytale.http import ServiceSession
-from capytale.messaging import Envelope, MessagingUnavailable, RpcTimeout, node_queue
+from capytale.messaging import Envelope, MessagingUnavailable, RpcTimeout
 from capytale.tokens import GrantSigner, Identity, load_private_key
 from services.router import nodes
 
@@ -43,7 +43,7 @@ def open_share(code: str):
     except RpcTimeout:
         return waiting_page(code, attempt, copy)
     path = urllib.parse.quote(copy["copy"]["path"])
-    grant = current_app.extensions["capytale.grants"].issue(server=identity.key, visitor=identity)
+    grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
     return redirect(f"{reply['prefix']}notebooks/{path}?grant={grant}")
 
 
@@ -78,7 +78,7 @@ def ensure_server(node: int, identity: Identity) -> dict:
     message = Envelope("server.ensure", {"user_key": identity.key,
                                          "owner": {"uid": identity.uid, "name": identity.name}})
     try:
-        reply = nodes.bus().call(node_queue(node), message, timeout=web.settings()["SPAWN_WAIT"])
+        reply = nodes.bus().call_node(node, message, timeout=web.settings()["SPAWN_WAIT"])
     except MessagingUnavailable as exc:
         nodes.board().forget(node)
         raise PlatformError(

@@ -5,7 +5,7 @@ once, each acknowledged once acted on) and answers the commands of the
 messaging contract (docs/architecture.md):
 
 ``server.ensure`` ``{user_key, owner}``
-    → ``{state: "running", prefix: "/n/<k>/u/<key>/", started}``
+    → ``{state: "running", prefix: "/n/<k>/u/<key>/", started, instance}``
 ``server.stop`` ``{user_key, reason}``
     → ``{stopped}``
 ``node.status``
@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from capytale.messaging import BadMessage, Bus, Envelope, MessagingUnavailable, Worker, node_queue
+from capytale.messaging import BadMessage, Bus, Envelope, MessagingUnavailable, Topology, Worker
 from capytale.settings import Settings
 from services.spawner.backends import make_backend
 from services.spawner.proxy import ChpClient, ProxyError
@@ -41,18 +41,19 @@ class Agent:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.node: int = settings["NODE"]
-        self.queue = node_queue(self.node)
+        self.topology = Topology(settings["AMQP_NAMESPACE"])
+        self.queue = self.topology.node_queue(self.node)
         self.stopping = threading.Event()
         self.node_dir = NodeDir(settings["RUN_ROOT"], self.node).create()
         self.backend = make_backend(settings, self.node_dir)
         self.proxy = ChpClient(settings["CHP_API_URL"], settings["CHP_AUTH_TOKEN"])
-        self.bus = Bus(settings["AMQP_URL"], name=f"spawner-{self.node}")
+        self.bus = Bus(settings["AMQP_URL"], f"spawner-{self.node}", self.topology)
         self.servers = NodeServers(
             self.node, self.node_dir, settings["DATA_ROOT"], self.backend, self.proxy, self.publish,
             spawn_timeout=settings["SPAWN_TIMEOUT"],
         )
         self.worker = Worker(settings["AMQP_URL"], self.queue, self.handle, settings["SPAWN_CONCURRENCY"],
-                             name=f"spawner-{self.node}")
+                             name=f"spawner-{self.node}", topology=self.topology)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -61,7 +62,8 @@ class Agent:
         if message.type == "server.ensure":
             user_key = message.body.get("user_key")
             handle, started = self.servers.ensure(user_key)
-            return {"state": "running", "prefix": self.servers.base_url(handle.user_key), "started": started}
+            return {"state": "running", "prefix": self.servers.base_url(handle.user_key), "started": started,
+                    "instance": handle.instance}
         if message.type == "server.stop":
             reason = str(message.body.get("reason") or "admin")
             return {"stopped": self.servers.stop(message.body.get("user_key"), reason)}

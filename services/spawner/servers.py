@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -126,7 +127,8 @@ class NodeServers:
         socket_path = self.node_dir.socket_path(user_key)
         socket_path.unlink(missing_ok=True)
         began = time.monotonic()
-        handle = self.backend.start(user_key, root_dir, socket_path, self.base_url(user_key))
+        handle = self.backend.start(user_key, root_dir, socket_path, self.base_url(user_key),
+                                    instance=secrets.token_urlsafe(12))
         self.node_dir.save(handle)
         with self._handles_lock:
             self._handles[user_key] = handle

@@ -5,16 +5,20 @@ where one answers).  Notebooks are read from the shared corpus where they are.
 """
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from capytale.messaging import Topology
 from services.activities import create_app, models
 from tests.activities.support import DICE, Person, upload
 from tests.conftest import make_identity
 
 LIMITS = {"MAX_NOTEBOOK_MB": 1, "MAX_UPLOAD_MB": 3}
+
+TEST_TOPOLOGY = Topology(f"capytale-test-{secrets.token_hex(4)}")  # never a running platform's exchange
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +43,8 @@ def app_config() -> dict:
 @pytest.fixture
 def app(var_dir: Path, database_url: str, app_config: dict) -> Flask:
     """The activities service with this test's keys, storage and database; small upload limits."""
-    app = create_app({"VAR_DIR": var_dir, "ACTIVITIES_DATABASE_URL": database_url, **LIMITS, **app_config})
+    app = create_app({"VAR_DIR": var_dir, "ACTIVITIES_DATABASE_URL": database_url,
+                      "AMQP_NAMESPACE": TEST_TOPOLOGY.namespace, **LIMITS, **app_config})
     yield app
     engine = app.extensions["capytale.db"].kw["bind"]
     models.Base.metadata.drop_all(engine)  # the PostgreSQL database is shared by the session's tests

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from capytale import db
 from capytale.messaging import Bus
 from services.activities import models
+from tests.activities.conftest import TEST_TOPOLOGY
 from tests.activities.support import DICE, ensure_copy
 
 FOLDER = "Dés particuliers ({code})"
@@ -125,7 +126,7 @@ def test_a_missing_copy_or_file_is_404(app, teacher, student, activity, data_roo
 def events():
     """The ``copy.created`` events published on the real RabbitMQ while the test runs."""
     received: list[dict] = []
-    bus = Bus("amqp://guest:guest@127.0.0.1:5672/%2F", "activities-tests")
+    bus = Bus("amqp://guest:guest@127.0.0.1:5672/%2F", "activities-tests", TEST_TOPOLOGY)
     bus.subscribe(("copy.created",), lambda _key, message: received.append(message.body))
     if not bus.wait_ready(5):
         bus.close()

@@ -4,11 +4,12 @@ Logs of every process are printed when a test fails."""
 from __future__ import annotations
 
 import itertools
+import secrets
 from pathlib import Path
 
 import pytest
 
-from capytale.messaging import Bus, Envelope, node_queue
+from capytale.messaging import Bus, Envelope, Topology
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
 from tests.conftest import postgres_reachable
@@ -21,6 +22,7 @@ _names = itertools.count(1)
 def platform(tmp_path_factory, request):
     var_dir = tmp_path_factory.mktemp("platform")
     env = {
+        "CAPYTALE_AMQP_NAMESPACE": f"capytale-e2e-{secrets.token_hex(4)}",
         "CAPYTALE_HEARTBEAT_INTERVAL": "1",
         "CAPYTALE_NODE_SILENCE": "4",
         "CAPYTALE_LOG_LEVEL": "INFO",
@@ -35,7 +37,7 @@ def platform(tmp_path_factory, request):
     local.start(timeout=90)
     local.wait_nodes_routed()
     yield local
-    local.stop()
+    local.stop(forget_messaging=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -75,11 +77,12 @@ def student(platform):
 @pytest.fixture
 def operator(platform):
     """What the people running the platform can say to the nodes over RabbitMQ."""
-    bus = Bus("amqp://guest:guest@127.0.0.1:5672/%2F", "tests-operator").start()
+    topology = Topology(platform.config.env["CAPYTALE_AMQP_NAMESPACE"])
+    bus = Bus("amqp://guest:guest@127.0.0.1:5672/%2F", "tests-operator", topology).start()
     assert bus.wait_ready(10)
 
     def call(node: int, kind: str, **body):
-        return bus.call(node_queue(node), Envelope(kind, body), timeout=30).body
+        return bus.call_node(node, Envelope(kind, body), timeout=30).body
 
     yield call
     bus.close()

@@ -28,7 +28,7 @@ import pika
 import pytest
 import requests
 
-from capytale.messaging import Bus, Envelope, node_queue
+from capytale.messaging import Bus, Envelope, Topology
 from capytale.tokens import GrantSigner, Identity, ensure_development_keys, load_private_key
 from services.spawner import procfs
 from services.spawner.proxy import ChpClient
@@ -36,6 +36,7 @@ from services.spawner.proxy import ChpClient
 ROOT = Path(__file__).resolve().parents[2]
 CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+TOPOLOGY = Topology(f"capytale-test-{secrets.token_hex(4)}")  # never a running platform's queues
 _user_numbers = itertools.count(1)
 _LIVE_NODES: list["Node"] = []
 
@@ -159,7 +160,8 @@ class Node:
         env = {name: value for name, value in os.environ.items() if not name.startswith("CAPYTALE_")}
         env.update({
             "CAPYTALE_VAR_DIR": str(self.var_dir), "CAPYTALE_NODE": str(self.number),
-            "CAPYTALE_AMQP_URL": AMQP_URL, "CAPYTALE_CHP_API_URL": self.chp.api_url,
+            "CAPYTALE_AMQP_URL": AMQP_URL, "CAPYTALE_AMQP_NAMESPACE": TOPOLOGY.namespace,
+            "CAPYTALE_CHP_API_URL": self.chp.api_url,
             "CAPYTALE_CHP_AUTH_TOKEN": self.chp.token, "CAPYTALE_LOG_LEVEL": "INFO",
             "CAPYTALE_SPAWN_TIMEOUT": "20",
         })
@@ -170,7 +172,7 @@ class Node:
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         agent = Agent(process, log_path)
         self.agents.append(agent)
-        ready = f"node {self.number} ready: consuming {node_queue(self.number)}"
+        ready = f"node {self.number} ready: consuming {TOPOLOGY.node_queue(self.number)}"
         wait_until(lambda: ready in agent.log() or process.poll() is not None, 30, 0.05, "agent ready")
         assert process.poll() is None, f"agent exited:\n{agent.log()}"
         agent.zygote_pids = procfs.descendants(process.pid)
@@ -208,7 +210,7 @@ class Agent:
 def _delete_queue(number: int) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
-        connection.channel().queue_delete(node_queue(number))
+        connection.channel().queue_delete(TOPOLOGY.node_queue(number))
     finally:
         connection.close()
 
@@ -245,7 +247,7 @@ def node(make_node) -> Node:
 
 @pytest.fixture(scope="module")
 def bus() -> Iterator[Bus]:
-    connection = Bus(AMQP_URL, "tests-spawner")
+    connection = Bus(AMQP_URL, "tests-spawner", TOPOLOGY)
     assert connection.wait_ready(10), "RabbitMQ is not reachable at 127.0.0.1:5672"
     yield connection
     connection.close()
@@ -256,7 +258,7 @@ def command(bus):
     """Send a command to a node and return the reply's body."""
 
     def send(node: Node, command_type: str, timeout: float = 30, **body: Any) -> dict[str, Any]:
-        return bus.call(node_queue(node.number), Envelope(command_type, body), timeout=timeout).body
+        return bus.call_node(node.number, Envelope(command_type, body), timeout=timeout).body
 
     return send
 
@@ -270,8 +272,11 @@ def student() -> Identity:
 
 
 def issue_grant(node: Node, server: str, visitor: Identity, now: float | None = None) -> str:
-    """A grant, signed with ``node``'s development key, to open ``server``'s notebook server as ``visitor``."""
-    return GrantSigner(load_private_key(node.var_dir / "keys" / "grant.key")).issue(server, visitor, now=now)
+    """A grant, signed with ``node``'s development key, to open ``server``'s notebook server as ``visitor``
+    (naming the server's current start, as the router does from the ``server.ensure`` reply)."""
+    state = node.run_dir / f"{server}.json"
+    instance = json.loads(state.read_text())["instance"] if state.exists() else "no-such-start"
+    return GrantSigner(load_private_key(node.var_dir / "keys" / "grant.key")).issue(server, instance, visitor, now=now)
 
 
 @pytest.hookimpl(hookwrapper=True)

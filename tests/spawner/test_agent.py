@@ -31,7 +31,8 @@ def test_ensure_starts_a_server_reachable_with_a_grant_then_with_its_cookie(node
     began = time.monotonic()
     reply = ensure(command, node, student)
     cold_start = time.monotonic() - began
-    assert reply == {"ok": True, "state": "running", "prefix": f"/n/{node.number}/u/{student.key}/", "started": True}
+    assert reply == {"ok": True, "state": "running", "prefix": f"/n/{node.number}/u/{student.key}/", "started": True,
+                     "instance": node.state(student.key)["instance"]}
 
     browser = requests.Session()
     with_grant = browser.get(node.url(student.key, "api/contents"), params={"grant": issue_grant(node, student.key, student)})

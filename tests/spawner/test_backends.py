@@ -18,8 +18,8 @@ from tests.spawner.conftest import kill_pid
 
 def test_the_base_backend_does_nothing_silently():
     base = Backend()
-    handle = ServerHandle(user_key="k", socket_path="/s", started_at=0.0, pid=1)
-    for call in (lambda: base.start("k", Path("/r"), Path("/s"), "/n/1/u/k/"), lambda: base.stop(handle, 1.0),
+    handle = ServerHandle(user_key="k", socket_path="/s", started_at=0.0, instance="i1", pid=1)
+    for call in (lambda: base.start("k", Path("/r"), Path("/s"), "/n/1/u/k/", "i1"), lambda: base.stop(handle, 1.0),
                  lambda: base.is_alive(handle), base.list_running):
         with pytest.raises(NotImplementedError):
             call()
@@ -47,7 +47,7 @@ def test_a_backend_starts_finds_and_stops_a_server(backend):
     root = backend.root / "kconform"
     root.mkdir(parents=True)
     socket_path = backend.node_dir.socket_path("kconform")
-    handle = backend.start("kconform", root, socket_path, "/n/1/u/kconform/")
+    handle = backend.start("kconform", root, socket_path, "/n/1/u/kconform/", "i1")
     backend.node_dir.save(handle)
     assert handle.user_key == "kconform" and handle.socket_path == str(socket_path)
     assert unixhttp.wait_answering(str(socket_path), "/n/1/u/kconform/api", 20, lambda: backend.is_alive(handle))
@@ -62,14 +62,14 @@ def test_a_backend_starts_finds_and_stops_a_server(backend):
 
 
 def test_a_recycled_pid_is_not_taken_for_the_server(backend):
-    handle = ServerHandle(user_key="kold", socket_path="/s", started_at=1.0, pid=os.getpid())
+    handle = ServerHandle(user_key="kold", socket_path="/s", started_at=1.0, instance="i1", pid=os.getpid())
     assert not backend.is_alive(handle), "this process started long after the recorded start"
 
 
 def test_a_server_that_cannot_start_exits_and_says_why(backend):
     missing = backend.root / "knowhere" / "does-not-exist"
     socket_path = backend.node_dir.socket_path("knowhere")
-    handle = backend.start("knowhere", missing, socket_path, "/n/1/u/knowhere/")
+    handle = backend.start("knowhere", missing, socket_path, "/n/1/u/knowhere/", "i1")
     answered = unixhttp.wait_answering(str(socket_path), "/n/1/u/knowhere/api", 10, lambda: backend.is_alive(handle))
     assert not answered and not backend.is_alive(handle)
     assert "does-not-exist" in backend.node_dir.log_path("knowhere").read_text()

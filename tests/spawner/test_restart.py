@@ -31,7 +31,7 @@ def test_a_new_agent_adopts_the_servers_of_a_killed_one(make_node, command, stud
     assert procfs.start_time(pid) is not None, "the student's server outlives its agent"
     client = node.chp.client()
     client.delete_route(node.route(student.key))  # and CHP lost the route meanwhile
-    stale = {"user_key": "kgone", "socket_path": str(node.run_dir / "kgone.sock"), "started_at": 1.0,
+    stale = {"user_key": "kgone", "socket_path": str(node.run_dir / "kgone.sock"), "started_at": 1.0, "instance": "old",
              "pid": dead_pid()}
     (node.run_dir / "kgone.json").write_text(json.dumps(stale))
     (node.run_dir / "kgone.sock").touch()

@@ -12,7 +12,7 @@ from services.spawner.jupyter.spec import ServerSpec, parse_extensions
 
 SPEC = ServerSpec(user_key="kalice", root_dir="/data/users/kalice", socket_path="/run/1/kalice.sock",
                   base_url="/n/1/u/kalice/", log_path="/run/1/kalice.log", runtime_dir="/run/1/runtime/kalice",
-                  grant_public_key="/keys/grant.pub")
+                  grant_public_key="/keys/grant.pub", instance="start-1")
 
 
 def test_the_server_configuration():

@@ -18,7 +18,7 @@ def node_dir(tmp_path) -> NodeDir:
 
 
 def handle(user_key: str, pid: int = 4242) -> ServerHandle:
-    return ServerHandle(user_key=user_key, socket_path=f"/run/{user_key}.sock", started_at=1700000000.5, pid=pid)
+    return ServerHandle(user_key=user_key, socket_path=f"/run/{user_key}.sock", started_at=1700000000.5, instance="i1", pid=pid)
 
 
 def test_a_saved_handle_is_read_back(node_dir):

@@ -27,7 +27,7 @@ def test_forged_or_stale_sessions_are_refused(keys, tamper):
         "other_key": lambda: SessionSigner(keys["b"][0], 60).sign(alice),
         "expired": lambda: SessionSigner(keys["a"][0], 60).sign(alice, now=time.time() - 3600),
         "garbage": lambda: "eyJhbGciOiJub25lIn0.e30.",
-        "grant_as_session": lambda: GrantSigner(keys["a"][0]).issue("k", alice),
+        "grant_as_session": lambda: GrantSigner(keys["a"][0]).issue("k", "i1", alice),
     }[tamper]()
     with pytest.raises(InvalidToken):
         SessionVerifier(keys["a"][1]).verify(token)
@@ -35,8 +35,10 @@ def test_forged_or_stale_sessions_are_refused(keys, tamper):
 
 def test_a_grant_opens_only_the_server_it_names(keys):
     alice = make_identity("alice", "student")
-    token = GrantSigner(keys["a"][0], 60).issue(alice.key, alice)
+    token = GrantSigner(keys["a"][0], 60).issue(alice.key, "start-1", alice)
     verifier = GrantVerifier(keys["a"][1])
-    assert verifier.verify(token, alice.key).visitor == alice.key
+    assert verifier.verify(token, alice.key, "start-1").visitor == alice.key
     with pytest.raises(InvalidToken):
-        verifier.verify(token, "someone-else")
+        verifier.verify(token, "someone-else", "start-1")
+    with pytest.raises(InvalidToken, match="another start"):
+        verifier.verify(token, alice.key, "start-2")  # the server was restarted since

@@ -24,6 +24,7 @@ class ServerHandle:
     user_key: str
     socket_path: str
     started_at: float  # time.time() when the backend started it
+    instance: str  # random id of this start: grants name it, so a restarted server refuses older ones
     pid: int | None = None  # process backend
     container_id: str | None = None  # container backends
 
@@ -38,6 +39,7 @@ class ServerHandle:
                 user_key=str(data["user_key"]),
                 socket_path=str(data["socket_path"]),
                 started_at=float(data["started_at"]),
+                instance=str(data["instance"]),
                 pid=None if data.get("pid") is None else int(data["pid"]),
                 container_id=None if data.get("container_id") is None else str(data["container_id"]),
             )
@@ -51,8 +53,9 @@ class ServerHandle:
 class Backend:
     """How a node runs its students' servers.  Subclasses override every method."""
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str) -> ServerHandle:
-        """Start a server for ``user_key`` serving ``root_dir`` at ``base_url`` on ``socket_path``.
+    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str) -> ServerHandle:
+        """Start a server for ``user_key`` serving ``root_dir`` at ``base_url`` on ``socket_path``,
+        accepting only grants that name ``instance``.
 
         Returns as soon as the server is launched; the caller waits until the
         socket answers.  Raises on a server that could not be launched at all.

@@ -127,16 +127,17 @@ class ProcessBackend(Backend):
         self.spawn_timeout = spawn_timeout
         self.zygote = ZygoteClient(log_level)
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str) -> ServerHandle:
+    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str) -> ServerHandle:
         spec = ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
             grant_public_key=str(self.grant_public_key), extensions=self.extensions,
-            secure_cookies=self.secure_cookies,
+            secure_cookies=self.secure_cookies, instance=instance,
         )
         started_at = time.time()
         pid = self.zygote.spawn(spec, timeout=self.spawn_timeout)
-        return ServerHandle(user_key=user_key, socket_path=str(socket_path), started_at=started_at, pid=pid)
+        return ServerHandle(user_key=user_key, socket_path=str(socket_path), started_at=started_at,
+                            instance=instance, pid=pid)
 
     def stop(self, handle: ServerHandle, timeout: float) -> None:
         if handle.pid is None or not self.is_alive(handle):

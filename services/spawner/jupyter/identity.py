@@ -64,6 +64,7 @@ class GrantIdentityProvider(IdentityProvider):
     """Lets in the holder of a valid, unused grant for this server, then its cookie."""
 
     owner_key = Unicode("", config=True, help="User key of the student who owns this server.")
+    instance = Unicode("", config=True, help="Id of this start of the server: grants must name it.")
     grant_public_key_file = Unicode("", config=True, help="PEM Ed25519 public key that verifies grants.")
 
     # no shared token, nothing to type
@@ -86,8 +87,8 @@ class GrantIdentityProvider(IdentityProvider):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        if not self.owner_key or not self.grant_public_key_file:
-            raise ValueError("GrantIdentityProvider needs owner_key and grant_public_key_file")
+        if not self.owner_key or not self.instance or not self.grant_public_key_file:
+            raise ValueError("GrantIdentityProvider needs owner_key, instance and grant_public_key_file")
         self._verifier = GrantVerifier(load_public_key(Path(self.grant_public_key_file)))
         self._used = UsedGrants()
 
@@ -100,25 +101,30 @@ class GrantIdentityProvider(IdentityProvider):
         return True  # registers NotYoursHandler at /login
 
     def get_user(self, handler: web.RequestHandler) -> User | None:
-        """The cookie's user, else the grant's (then the cookie is set), else None."""
-        user = self.get_user_cookie(handler)
-        if user is not None:
-            return user
+        """The grant's user (then the cookie is set), else the cookie's, else None.
+
+        A grant is spent the first time it is presented, even by a browser that
+        already holds this server's cookie: a grant never outlives its first use.
+        """
         token = handler.get_query_argument(GRANT_ARGUMENT, "")
-        if not token:
-            return None
+        if token:
+            user = self._spend_grant(token)
+            if user is not None:
+                self.set_login_cookie(handler, user)
+                return user
+        return self.get_user_cookie(handler)
+
+    def _spend_grant(self, token: str) -> User | None:
         try:
-            grant = self._verifier.verify(token, server=self.owner_key)
+            grant = self._verifier.verify(token, server=self.owner_key, instance=self.instance)
         except InvalidToken as exc:
             self.log.warning("refused a grant for %s: %s", self.owner_key, exc)
             return None
         if not self._used.claim(grant.jti, grant.exp):
-            self.log.warning("refused a grant for %s: already used (jti %s)", self.owner_key, grant.jti)
+            self.log.info("grant for %s already used (jti %s)", self.owner_key, grant.jti)
             return None
-        user = User(username=grant.visitor, name=grant.name or grant.visitor)
-        self.set_login_cookie(handler, user)
         self.log.info("%s (%s) let in with a grant", grant.visitor, grant.role or "?")
-        return user
+        return User(username=grant.visitor, name=grant.name or grant.visitor)
 
     def is_token_authenticated(self, handler: web.RequestHandler) -> bool:
         return False  # every request is cookie- or grant-authenticated: origin and XSRF checks apply

@@ -76,6 +76,7 @@ def server_config(spec: ServerSpec, as_root: bool) -> Config:
     server.tornado_settings = {"xsrf_cookie_kwargs": {"path": spec.base_url, "secure": spec.secure_cookies}}
     config.GrantIdentityProvider.secure_cookie = spec.secure_cookies
     config.GrantIdentityProvider.owner_key = spec.user_key
+    config.GrantIdentityProvider.instance = spec.instance
     config.GrantIdentityProvider.grant_public_key_file = spec.grant_public_key
     config.JupyterNotebookApp.app_settings_dir = str(LAB_SETTINGS_DIR)
     return config

@@ -19,6 +19,7 @@ class ServerSpec:
     log_path: str
     runtime_dir: str
     grant_public_key: str
+    instance: str  # the grants this server accepts name it
     extensions: tuple[str, ...] = ("notebook",)
     secure_cookies: bool = False  # the public URL is https: cookies only travel encrypted
 
