@@ -3,19 +3,17 @@
 ``init_app(app, metadata)`` opens the engine from the service's own database
 URL, gives each request a session (``db.session()``) closed at teardown, and
 adds ``flask init-db``.  Tables are created at start when missing; each service
-has its own database and reads no other's tables.
+has its own database, declares its models on its own ``DeclarativeBase`` (so its
+metadata holds its tables only) and reads no other's tables.
 """
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-
-
-class Base(DeclarativeBase):
-    """Declarative base; each service declares its models on its own subclass."""
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
@@ -34,16 +32,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+SCHEMA_LOCK = 0x63617079  # PostgreSQL advisory lock held while tables are created
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create missing tables, safely when several workers of a service start at once."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            metadata.create_all(connection)
+        return
+    try:
+        metadata.create_all(engine)
+    except OperationalError:  # SQLite: another worker created them between check and create
+        metadata.create_all(engine)
+
+
 def init_app(app: Flask, url: str, metadata: MetaData) -> None:
     engine = make_engine(url)
-    metadata.create_all(engine)
+    create_tables(engine, metadata)
     app.extensions["capytale.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
     @app.cli.command("init-db")
     def init_db_command() -> None:
         """Create the service's tables when missing."""
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
         click.echo(f"tables ready in {engine.url.render_as_string(hide_password=True)}")
 
 

@@ -15,5 +15,7 @@ def configure(service: str, level: str = "INFO") -> logging.Logger:
         handler._capytale = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs each failed connection attempt at ERROR, several lines a try; the bus
+    # and the worker log one warning per lost connection instead.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     return logging.getLogger(f"capytale.{service}")

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
-from capytale import db
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
@@ -27,11 +25,8 @@ def iso(moment: datetime) -> str:
     return as_utc(moment).isoformat(timespec="seconds")
 
 
-class Base(db.Base):
+class Base(DeclarativeBase):
     """activities' own metadata: its tables only."""
-
-    __abstract__ = True
-    metadata = MetaData()
 
 
 class Activity(Base):
