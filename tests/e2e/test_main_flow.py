@@ -41,6 +41,11 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
         assert raw.json()["content"] == master
     assert server_pid(platform, link_a) != server_pid(platform, link_b)
 
+    # Notebook 7 speaks French by default
+    language = alice.http.get(alice.url(f"{link_a.prefix}lab/api/settings/@jupyterlab/translation-extension:plugin"))
+    assert language.json()["schema"]["properties"]["locale"]["default"] == "fr_FR"  # overrides set defaults
+    assert "fr_FR" in alice.http.get(alice.url(f"{link_a.prefix}lab/api/translations/")).json()["data"]
+
     # a code cell runs in a kernel, through HAProxy -> CHP -> Unix socket
     assert alice.run_code(link_a, "print(6 * 7)").strip() == "42"
 
