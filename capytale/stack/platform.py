@@ -108,6 +108,7 @@ class LocalPlatform:
     def _start_nodes(self, timeout: float) -> None:
         self.node_ports: dict[int, int] = {}
         chps, spawners = [], []
+        router = f"http://127.0.0.1:{self.service_ports['router']}"
         for node in range(1, self.config.nodes + 1):
             port, api_port, token = self._port(), self._port(), secrets.token_urlsafe(24)
             self.node_ports[node] = port
@@ -117,6 +118,7 @@ class LocalPlatform:
             env["CONFIGPROXY_AUTH_TOKEN"] = token
             chp = Process(f"chp{node}", [str(CHP), "--ip", "127.0.0.1", "--port", str(port),
                                          "--api-ip", "127.0.0.1", "--api-port", str(api_port),
+                                         "--error-target", f"{router}/s/_proxy-error/",
                                          "--log-level", "warn"],
                           env, ready=http_ready(f"http://127.0.0.1:{port}/_chp_healthz"))
             chps.append(self.supervisor.start(chp))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
 
 import requests
@@ -17,6 +18,7 @@ from services.router import nodes
 bp = Blueprint("router", __name__, url_prefix="/s", template_folder="templates")
 log = logging.getLogger("capytale.router")
 
+SHARE_CODE_IN_PATH = re.compile(r"/notebooks/[^/]* \(([a-z0-9]{4,16})\)/")  # the copy's folder ends with its code
 RETRY_SECONDS = 2
 MAX_ATTEMPTS = 45  # about a minute and a half of waiting page before saying it failed
 
@@ -45,6 +47,14 @@ def open_share(code: str):
     path = urllib.parse.quote(copy["copy"]["path"])
     grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
     return redirect(f"{reply['prefix']}notebooks/{path}?grant={grant}")
+
+
+@bp.get("/_proxy-error/<int:status>")
+def proxy_error(status: int):
+    """What a node's CHP shows when a student's server is not there (culled, stopped, starting)."""
+    code = SHARE_CODE_IN_PATH.search(urllib.parse.unquote(request.args.get("url", "")))
+    reopen = f"/s/{code.group(1)}" if code else None
+    return render_template("router/server_gone.html", reopen=reopen, status=status), status
 
 
 def ensure_copy(code: str) -> dict:

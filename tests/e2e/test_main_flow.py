@@ -58,7 +58,9 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     # Alice's server is culled; the next click opens the same copy, with the change
     first_pid = server_pid(platform, link_a)
     assert operator(link_a.node, "server.stop", user_key=link_a.key, reason="cull")["stopped"] is True
-    assert alice.contents(link_a).status_code in (403, 404, 502, 503)
+    gone = alice.enter(link_a)
+    assert gone.status_code == 404 and "plus actif" in html.unescape(gone.text)
+    assert f'href="{share_path(activity)}"' in gone.text  # "Rouvrir mon carnet"
     again = alice.open_share(share_path(activity))
     assert again.prefix == link_a.prefix  # sticky placement
     assert alice.enter(again).status_code == 200
