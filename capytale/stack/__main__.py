@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     platform = LocalPlatform(PlatformConfig(var_dir=args.var_dir, http_port=args.port, nodes=args.nodes,
                                             base_port=args.port + 20, access_log=True))
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored from the parent
+        signal.signal(signum, lambda *_: stopping.set())
     try:
         platform.start()
         print(WELCOME.format(url=platform.url), flush=True)
