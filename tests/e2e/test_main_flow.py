@@ -97,6 +97,8 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     assert "changement d’Alice" in copy_a.content.decode()
     page = teacher.http.get(teacher.url(f"/activities/{activity['id']}"))
     assert alice.name in page.text and bob.name in page.text
+    view = teacher.http.get(teacher.url(f"/activities/{activity['id']}/copies/{urllib.parse.quote(uid_a)}"))
+    assert view.status_code == 200 and "changement d’Alice" in html.unescape(view.text)
 
 
 def test_without_session_the_share_url_asks_to_log_in(browser, activity):
