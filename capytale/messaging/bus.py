@@ -36,13 +36,14 @@ class RpcTimeout(Exception):
     """No reply came in time."""
 
 
-def connection_parameters(url: str, name: str) -> pika.URLParameters:
+def connection_parameters(url: str, name: str, topology: Topology) -> pika.URLParameters:
+    """Parameters of a connection named ``<namespace>/<name>`` (as the broker's tools show it)."""
     params = pika.URLParameters(url)
     params.heartbeat = 30
     params.blocked_connection_timeout = 30
     params.connection_attempts = 1
     params.socket_timeout = 5
-    params.client_properties = {"connection_name": name}
+    params.client_properties = {"connection_name": f"{topology.namespace}/{name}"}
     return params
 
 
@@ -188,7 +189,7 @@ class Bus:
                 time.sleep(next(delays))
 
     def _connect(self) -> None:
-        self._connection = pika.BlockingConnection(connection_parameters(self.url, self.name))
+        self._connection = pika.BlockingConnection(connection_parameters(self.url, self.name, self.topology))
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
         declare_topology(self._channel, self.topology)
@@ -239,7 +240,7 @@ class Bus:
 
 def delete_topology(url: str, topology: Topology, nodes: int) -> None:
     """Remove a namespace's node queues and exchange (tests and benchmarks clean up after themselves)."""
-    connection = pika.BlockingConnection(connection_parameters(url, "cleanup"))
+    connection = pika.BlockingConnection(connection_parameters(url, "cleanup", topology))
     try:
         channel = connection.channel()
         for node in range(1, nodes + 1):

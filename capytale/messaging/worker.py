@@ -45,7 +45,7 @@ class Worker:
             while not stop.is_set():
                 connection = None
                 try:
-                    connection = pika.BlockingConnection(connection_parameters(self.url, self.name))
+                    connection = pika.BlockingConnection(connection_parameters(self.url, self.name, self.topology))
                     channel = connection.channel()
                     declare_topology(channel, self.topology)
                     channel.queue_declare(self.queue, durable=True)
