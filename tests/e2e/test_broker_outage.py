@@ -24,7 +24,10 @@ def test_services_reconnect_after_the_broker_drops_them(platform, student, activ
         pytest.skip("rabbitmqctl is not on this machine: cannot make the broker drop connections")
     namespace = platform.config.env["CAPYTALE_AMQP_NAMESPACE"]
     share = urllib.parse.urlsplit(activity["share_url"]).path
-    before = platform_connections(namespace)
+    try:
+        before = platform_connections(namespace)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"rabbitmqctl cannot manage this broker here: {exc.stderr.strip()[:200]}")
     assert len(before) >= 4 + 4 + 1, before  # each spawner's worker and bus, the router's bus
 
     for pid in before:
