@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -92,6 +93,7 @@ class NodeDir:
         return handles
 
     def forget(self, user_key: str) -> None:
-        """Remove the state file and the socket of ``user_key``; missing ones are fine."""
+        """Remove the state file, the socket and the runtime folder of ``user_key``; missing ones are fine."""
+        shutil.rmtree(self.runtime_dir(user_key), ignore_errors=True)
         self.state_path(user_key).unlink(missing_ok=True)
         self.path.joinpath(f"{check_user_key(user_key)}.sock").unlink(missing_ok=True)

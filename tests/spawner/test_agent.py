@@ -160,12 +160,15 @@ def test_stop_removes_the_route_then_the_process(node, command, student):
     ensure(command, node, student)
     pid = node.state(student.key)["pid"]
     assert node.route(student.key) in node.chp.routes()
+    runtime = node.run_dir / "runtime" / student.key
+    assert list((runtime / "tmp").glob("jupyter-clean-cfg-*")), "the server's temporary files live in its runtime folder"
 
     assert command(node, "server.stop", user_key=student.key, reason="admin") == {"ok": True, "stopped": True}
     assert node.route(student.key) not in node.chp.routes()
     assert procfs.start_time(pid) is None
     assert not (node.run_dir / f"{student.key}.json").exists()
     assert not (node.run_dir / f"{student.key}.sock").exists()
+    assert not runtime.exists(), "nothing of the server is left on the node"
     assert requests.get(node.url(student.key, "api")).status_code == 404  # CHP has no route any more
     assert command(node, "server.stop", user_key=student.key, reason="admin") == {"ok": True, "stopped": False}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -49,6 +50,9 @@ def environment(spec: ServerSpec, base: Mapping[str, str]) -> dict[str, str]:
         "JUPYTER_NO_CONFIG": "1",
         "JUPYTER_RUNTIME_DIR": str(runtime),
         "JUPYTER_DATA_DIR": str(runtime / "data"),  # notebook trust database and secret: not in the workspace
+        # temporary files (Jupyter's blank config folder under JUPYTER_NO_CONFIG among them) go
+        # with the server: the agent removes the runtime folder when the server is gone
+        "TMPDIR": str(runtime / "tmp"),
         "JUPYTERLAB_SETTINGS_DIR": str(root / ".capytale" / "lab" / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(root / ".capytale" / "lab" / "workspaces"),
     })
@@ -89,6 +93,9 @@ def run(spec: ServerSpec) -> None:
     as_root = os.geteuid() == 0
     if as_root:
         log.warning("server of %s runs as root (allow_root): use the docker backend in production", spec.user_key)
+    temporary = Path(os.environ["TMPDIR"])
+    temporary.mkdir(parents=True, exist_ok=True)
+    tempfile.tempdir = str(temporary)  # the zygote may have cached another one before the fork
     app = ServerApp.instance(config=server_config(spec, as_root))
     app.initialize(argv=[])
     app.start()
