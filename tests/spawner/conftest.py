@@ -15,7 +15,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import pytest
 import requests
 
 from capytale.messaging import Bus, Envelope, Topology
+from capytale.stack.processes import free_port
 from capytale.tokens import GrantSigner, Identity, ensure_development_keys, load_private_key
 from services.spawner import procfs
 from services.spawner.proxy import ChpClient
@@ -39,12 +39,6 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 TOPOLOGY = Topology(f"capytale-test-{secrets.token_hex(4)}")  # never a running platform's queues
 _user_numbers = itertools.count(1)
 _LIVE_NODES: list["Node"] = []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05, message: str = "condition"):
