@@ -82,6 +82,10 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("DEV_LOGIN", bool, False, "Development login (pick a name and a role); never in production.", ("auth",)),
     Setting("CAS_SERVER_URL", str, "", "The ENT's CAS server base URL; empty: no CAS.", ("auth",)),
     Setting("CAS_VERSION", str, "3", "CAS protocol version spoken to the ENT (2 or 3).", ("auth",)),
+    Setting("CAS_TIMEOUT", float, 4.0, "Seconds auth waits for the CAS server to validate a ticket before saying it is unreachable.", ("auth",)),
+    Setting("CAS_TEACHER_PROFILES", str, "National_ENS,National_DOC,National_DIR,National_ETA,National_EVS", "Comma-separated ENT profiles that make a teacher (SDET national profiles by default).", ("auth",)),
+    Setting("CAS_STUDENT_PROFILES", str, "National_ELV", "Comma-separated ENT profiles that make a student; any other profile is refused.", ("auth",)),
+    Setting("CAS_PROFILE_ATTRIBUTES", str, "ENTPersonProfils,ENTPersonProfil", "Comma-separated CAS attributes that carry the profiles, first present wins.", ("auth",)),
     # --- activities --------------------------------------------------------------
     Setting("ACTIVITIES_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'activities.sqlite').resolve()}", "Database of the activities service.", ("activities",), secret=True),
     Setting("MAX_NOTEBOOK_MB", int, 20, "Largest notebook a teacher may upload, in MiB.", ("activities",)),
