@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from capytale import logs, settings as settings_module
+from capytale import logs, revocations, settings as settings_module
 from capytale.errors import PlatformError
 from capytale.tokens import Identity, InvalidToken, SessionVerifier, load_public_key
 
@@ -55,6 +55,7 @@ def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[
     app.register_error_handler(Exception, _unexpected_error)
     app.add_url_rule("/_health", "health", lambda: {"status": "ok", "service": service})
     app.jinja_env.globals["public_url"] = settings["PUBLIC_URL"]
+    revocations.init_app(app)
     return app
 
 
@@ -83,6 +84,8 @@ def current_identity() -> Identity | None:
             g.identity = current_app.extensions["capytale.sessions"].verify(session_token())
         except InvalidToken:
             g.identity = None
+        if g.identity is not None and revocations.is_revoked(g.identity.sid):
+            g.identity = None  # ended by a single logout
     return g.identity
 
 

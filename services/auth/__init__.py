@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from capytale import db, web
-from services.auth import login, models, sessions
+from services.auth import cas, login, models, sessions
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -17,5 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app, settings["AUTH_DATABASE_URL"], models.Base.metadata)
     sessions.init_app(app)
     login.init_app(app)
+    cas.init_app(app)
     app.register_blueprint(login.bp)
+    app.register_blueprint(cas.bp)
     return app

@@ -16,7 +16,8 @@ ENTs) are lost.  Every shape real ENTs use is understood here:
 - nested: a container whose children hold the values (the values count for the
   container's name and for the child's name);
 - CAS 2 style: attributes beside ``<cas:user>``, with no ``<cas:attributes>``;
-- Jasig style: ``<cas:attribute name="…" value="…"/>``.
+- Jasig style: ``<cas:attribute name="…" value="…"/>`` (django-cas-server writes these
+  beside ``<cas:attributes>``; a name given both ways counts once).
 
 Attributes read (SDET names, see ``docs/ent-integration.md``):
 
@@ -117,21 +118,23 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _collect(element: ElementTree.Element, into: dict[str, list[str]]) -> None:
-    """Add the attributes held by ``element``'s children to ``into``."""
+def _collect(element: ElementTree.Element, into: dict[str, list[str]],
+             jasig: dict[str, list[str]] | None = None) -> None:
+    """Add the attributes held by ``element``'s children to ``into`` (``<cas:attribute>`` ones to ``jasig``)."""
+    jasig = into if jasig is None else jasig
 
-    def add(name: str, value: str | None) -> None:
+    def add(name: str, value: str | None, target: dict[str, list[str]] = into) -> None:
         if value is not None and value.strip():
-            into.setdefault(name, []).append(nfc(value))
+            target.setdefault(name, []).append(nfc(value))
 
     for child in element:
         name = _local(child.tag)
         if name in _NOT_ATTRIBUTES:
             continue
         if name in ("attributes", "norEduPerson"):
-            _collect(child, into)
+            _collect(child, into, jasig)
         elif name == "attribute" and "name" in child.attrib:
-            add(child.attrib["name"], child.attrib.get("value", child.text))
+            add(child.attrib["name"], child.attrib.get("value", child.text), jasig)
         elif len(child):  # nested: the values are in the children
             for leaf in child.iter():
                 if leaf is not child and not len(leaf):
@@ -159,7 +162,10 @@ def parse_validation(raw: bytes | str) -> CasUser:
             if user is None or not (user.text or "").strip():
                 raise ValidationFailure("INVALID_RESPONSE", "success without a user")
             attributes: dict[str, list[str]] = {}
-            _collect(outcome, attributes)
+            jasig: dict[str, list[str]] = {}
+            _collect(outcome, attributes, jasig)
+            for name, values in jasig.items():  # some servers write both styles: count each value once
+                attributes.setdefault(name, values)
             return CasUser(uid=nfc(user.text), attributes=attributes)
     raise ValidationFailure("INVALID_RESPONSE", "neither success nor failure")
 

@@ -1,19 +1,21 @@
 """Login, logout and ``whoami``.
 
-``/auth/login`` sends the browser to the identity provider: the development login
-when it is switched on, the ENT's CAS otherwise (issue "Single sign-on"). The
+``/auth/login`` sends the browser to the identity provider: the ENT's CAS when
+``CAPYTALE_CAS_SERVER_URL`` is set (:mod:`services.auth.cas`), the development login
+when it is switched on (never both). The
 provider comes back with a user; :func:`open_session` records it and sets the cookie.
 """
 from __future__ import annotations
 
+import time
 import urllib.parse
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request
 
-from capytale import db, web
+from capytale import db, revocations, web
 from capytale.errors import PlatformError
 from capytale.tokens import Identity
-from services.auth import sessions
+from services.auth import cas, sessions
 from services.auth.models import User
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
@@ -66,6 +68,8 @@ def _dev_login_enabled() -> bool:
 @bp.get("/login")
 def login():
     next_path = safe_next(request.args.get("next"))
+    if cas.enabled():
+        return cas.login_redirect(next_path)
     if _dev_login_enabled():
         return redirect("/auth/dev-login?" + urllib.parse.urlencode({"next": next_path}))
     raise PlatformError(
@@ -110,6 +114,10 @@ def whoami():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    response = redirect("/")
+    """End the session here (and on every service), then at the ENT when CAS is configured."""
+    identity = web.current_identity()
+    if identity is not None and identity.sid:
+        revocations.revoke(identity.sid, time.time() + web.settings()["SESSION_LIFETIME"])
+    response = redirect(cas.logout_url() if cas.enabled() else "/")
     sessions.clear_session_cookie(response)
     return response

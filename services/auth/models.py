@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,3 +26,16 @@ class User(Base):
     classes: Mapped[str] = mapped_column(Text, default="")  # one per line
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     last_login: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class ServiceTicket(Base):
+    """Which session a CAS service ticket opened, so that the ENT's single logout can end it."""
+
+    __tablename__ = "auth_service_tickets"
+
+    ticket: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    uid: Mapped[str] = mapped_column(String(255))
+    expires: Mapped[int] = mapped_column(Integer)  # unix time the session ends anyway
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

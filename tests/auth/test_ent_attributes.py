@@ -50,6 +50,15 @@ CAS3_JASIG_STYLE_STUDENT = success("""
   <cas:attribute name="ENTEleveClasses" value="0310003D$TG1"/>
   <cas:attribute name="displayName" value="Tom Roux"/>""", user="troux")
 
+# django-cas-server writes every attribute twice: in cas:attributes and as cas:attribute.
+BOTH_STYLES_STUDENT = success("""
+  <cas:attributes><cas:ENTPersonProfils>National_ELV</cas:ENTPersonProfils>
+    <cas:ENTEleveClasses>0750001A$2NDE3</cas:ENTEleveClasses><cas:ENTEleveClasses>0750001A$G2</cas:ENTEleveClasses>
+  </cas:attributes>
+  <cas:attribute name="ENTPersonProfils" value="National_ELV"/>
+  <cas:attribute name="ENTEleveClasses" value="0750001A$2NDE3"/>
+  <cas:attribute name="ENTEleveClasses" value="0750001A$G2"/>""", user="x")
+
 GUARDIAN = success("""
   <cas:attributes><cas:ENTPersonProfils>National_TUT</cas:ENTPersonProfils>
   <cas:displayName>Parent Dupont</cas:displayName></cas:attributes>""", user="pdupont")
@@ -61,9 +70,14 @@ GUARDIAN = success("""
     (CAS3_NESTED_TEACHER, Profile("jdupont", "M. Martin", "teacher", "0690001B", ())),
     (CAS2_BESIDE_USER_STUDENT, Profile("lpetit", "Léa Petit", "student", "0130002C", ("1ERE2",))),
     (CAS3_JASIG_STYLE_STUDENT, Profile("troux", "Tom Roux", "student", "0310003D", ("TG1",))),
-], ids=["cas3-flat", "cas3-multivalued", "cas3-nested", "cas2-beside-user", "jasig-attribute"])
+    (BOTH_STYLES_STUDENT, Profile("x", "x", "student", "0750001A", ("2NDE3", "G2"))),
+], ids=["cas3-flat", "cas3-multivalued", "cas3-nested", "cas2-beside-user", "jasig-attribute", "both-styles"])
 def test_each_way_an_ent_writes_attributes_gives_the_right_profile(raw, expected):
     assert derive(parse_validation(raw.encode())) == expected
+
+
+def test_a_value_written_in_both_styles_counts_once():
+    assert parse_validation(BOTH_STYLES_STUDENT).attributes["ENTEleveClasses"] == ["0750001A$2NDE3", "0750001A$G2"]
 
 
 def test_uids_and_names_come_out_in_nfc():
