@@ -85,3 +85,18 @@ def test_a_foreign_origin_cannot_log_someone_in(client):
 ])
 def test_only_local_next_paths_are_followed(target, expected):
     assert safe_next(target) == expected
+
+
+def test_a_user_is_updated_at_each_login(var_dir):
+    """A student who changes class shows the new class (and name) from the next login on."""
+    from capytale import db
+    from services.auth.login import open_session
+    from services.auth.models import User
+
+    app = create_app({"VAR_DIR": var_dir})
+    with app.test_request_context():
+        first = open_session("eleve.nguyễn", "Lan Nguyễn", "student", "0750001A", ("2NDE3",))
+        again = open_session("eleve.nguyễn", "Lan Nguyễn-Tran", "student", "0750001A", ("1G2",))
+        user = db.session().get(User, "eleve.nguyễn")
+        assert (user.name, user.classes) == ("Lan Nguyễn-Tran", "1G2")
+        assert again.classes == ("1G2",) and again.key == first.key and again.sid != first.sid
