@@ -4,7 +4,7 @@ Auth publishes ``session.revoked`` ``{sid, exp}`` on the topic exchange; every w
 service keeps the revoked session ids it heard of in memory until ``exp`` (when the
 cookie would have expired anyway), and :func:`capytale.web.current_identity` treats
 a revoked session as no session.  One set and one subscription per process and
-broker (made on first use, like ``services/activities/events.py``).  A service that
+broker (made on first use, :func:`capytale.messaging.one_per_broker`).  A service that
 was down when the event went out does not know it: auth, which answers every
 ``/auth/…`` request, reloads its own list at start; keep cookies short-lived.
 """
@@ -16,7 +16,7 @@ import time
 
 from flask import Flask, current_app
 
-from capytale.messaging import Bus, Envelope, MessagingUnavailable, Topology
+from capytale.messaging import Bus, Envelope, MessagingUnavailable, Topology, one_per_broker
 
 log = logging.getLogger("capytale.revocations")
 
@@ -71,15 +71,7 @@ class Watcher:
             log.warning("session %s revoked here only: RabbitMQ unavailable (%s)", sid, exc)
 
 
-_watchers: dict[tuple[str, Topology], Watcher] = {}
-_lock = threading.Lock()
-
-
-def watcher(amqp_url: str, topology: Topology) -> Watcher:
-    with _lock:
-        if (amqp_url, topology) not in _watchers:
-            _watchers[amqp_url, topology] = Watcher(amqp_url, topology)
-        return _watchers[amqp_url, topology]
+watcher = one_per_broker(Watcher)  # this process's revocation set for a broker and namespace
 
 
 def init_app(app: Flask) -> None:

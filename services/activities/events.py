@@ -8,10 +8,9 @@ away the event is logged and dropped: a copy never fails for an event.
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from capytale.messaging import Bus, Envelope, MessagingUnavailable, Topology
+from capytale.messaging import Bus, Envelope, MessagingUnavailable, Topology, one_per_broker
 
 log = logging.getLogger("capytale.activities.events")
 
@@ -38,16 +37,7 @@ class EventPublisher:
             log.exception("event %s %s not published", message.type, message.body)
 
 
-_publishers: dict[tuple[str, Topology], EventPublisher] = {}
-_lock = threading.Lock()
-
-
-def publisher(amqp_url: str, topology: Topology) -> EventPublisher:
-    """This process's publisher for ``amqp_url`` and ``topology``, made on first use."""
-    with _lock:
-        if (amqp_url, topology) not in _publishers:
-            _publishers[amqp_url, topology] = EventPublisher(amqp_url, topology)
-        return _publishers[amqp_url, topology]
+publisher = one_per_broker(EventPublisher)  # this process's publisher for a broker and namespace
 
 
 def copy_created(amqp_url: str, topology: Topology, activity_id: int, uid: str, user_key: str) -> Future:
