@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 
 from capytale import db, revocations, web
 from capytale.errors import PlatformError
+from capytale.http import ServiceSession
 from services.auth import ent_attributes, sessions
 from services.auth.models import ServiceTicket
 
@@ -36,18 +37,6 @@ class CasRefusal(PlatformError):
         super().__init__(user_message, **kwargs)
         self.link = link
         self.link_label = link_label
-
-
-class TimeoutSession(requests.Session):
-    """A requests session whose every call gives up after ``timeout`` seconds."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def request(self, method, url, **kwargs):  # noqa: ANN001 - requests' own signature
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, **kwargs)
 
 
 def init_app(app: Flask) -> None:
@@ -74,7 +63,9 @@ def service_url(next_path: str) -> str:
 def client(next_path: str):
     settings = web.settings()
     return CASClient(version=str(settings["CAS_VERSION"]), server_url=settings["CAS_SERVER_URL"].rstrip("/") + "/",
-                     service_url=service_url(next_path), session=TimeoutSession(settings["CAS_TIMEOUT"]))
+                     service_url=service_url(next_path),
+                     # one try, bounded: a silent CAS server answers 503 within CAS_TIMEOUT
+                     session=ServiceSession(retries=0, timeout=(settings["CAS_TIMEOUT"], settings["CAS_TIMEOUT"])))
 
 
 def login_redirect(next_path: str):
