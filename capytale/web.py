@@ -147,16 +147,18 @@ def _refuse_cross_site() -> None:
     )
 
 
-def error_response(message: str, status: int, reason: str):
+def error_response(message: str, status: int, reason: str, **page: str):
+    """JSON under ``/api/``, else the error page (``page``: heading, link, link_label)."""
     if wants_json():
         return jsonify({"error": message, "reason": reason}), status
-    return render_template("capytale/error.html", message=message, status=status), status
+    return render_template("capytale/error.html", message=message, status=status, **page), status
 
 
 def _platform_error(error: PlatformError):
     level = logging.ERROR if error.status >= 500 else logging.INFO
     log.log(level, "%s %s -> %s %s: %s", request.method, request.path, error.status, error.reason, error.log_message)
-    return error_response(error.user_message, error.status, error.reason)
+    return error_response(error.user_message, error.status, error.reason,
+                          heading=error.heading, link=error.link, link_label=error.link_label)
 
 
 def _http_error(error: HTTPException):

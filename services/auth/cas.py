@@ -10,14 +10,13 @@ session it opened, and that session is revoked on every service.
 """
 from __future__ import annotations
 
-import logging
 import time
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
 
 import requests
 from cas import CASClient
-from flask import Blueprint, Flask, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, redirect, request
 
 from capytale import db, revocations, web
 from capytale.errors import PlatformError
@@ -31,12 +30,10 @@ SAMLP = "{urn:oasis:names:tc:SAML:2.0:protocol}"
 
 
 class CasRefusal(PlatformError):
-    """A login refused: the page offers a link to go on (log in again, home)."""
+    """A login refused: the page says so and offers a link to go on (log in again, home)."""
 
-    def __init__(self, user_message: str, *, link: str = "/", link_label: str = "Revenir à l'accueil", **kwargs):
-        super().__init__(user_message, **kwargs)
-        self.link = link
-        self.link_label = link_label
+    def __init__(self, user_message: str, **kwargs):
+        super().__init__(user_message, heading="Connexion impossible", **kwargs)
 
 
 def init_app(app: Flask) -> None:
@@ -45,7 +42,6 @@ def init_app(app: Flask) -> None:
         if str(settings["CAS_VERSION"]) not in ("2", "3"):
             raise ValueError(f"CAPYTALE_CAS_VERSION must be 2 or 3, not {settings['CAS_VERSION']!r}")
         app.logger.info("CAS login through %s (version %s)", settings["CAS_SERVER_URL"], settings["CAS_VERSION"])
-    app.register_error_handler(CasRefusal, _refusal_page)
     with app.app_context():  # sessions ended by a single logout stay ended across restarts
         now = int(time.time())
         for row in db.session().query(ServiceTicket).filter(ServiceTicket.revoked, ServiceTicket.expires > now):
@@ -170,12 +166,3 @@ def single_logout(logout_request: str):
     current_app.logger.info("single logout: session %s of %s ended", row.sid, row.uid)
     return "", 200
 
-
-def _refusal_page(error: CasRefusal):
-    level = logging.ERROR if error.status >= 500 else logging.INFO
-    current_app.logger.log(level, "%s %s -> %s %s: %s", request.method, request.path, error.status, error.reason,
-                           error.log_message)
-    if web.wants_json():
-        return web.error_response(error.user_message, error.status, error.reason)
-    return render_template("auth/refused.html", message=error.user_message, link=error.link,
-                           link_label=error.link_label, status=error.status), error.status
