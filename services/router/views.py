@@ -85,7 +85,8 @@ def ensure_copy(code: str) -> dict:
 
 def ensure_server(node: int, identity: Identity) -> dict:
     """Ask the node's spawner to run the student's server; wait at most ``SPAWN_WAIT``."""
-    message = Envelope("server.ensure", {"user_key": identity.key,
+    # a teacher's server also loads JupyterLab: it is their own space ("Mon espace Jupyter") too
+    message = Envelope("server.ensure", {"user_key": identity.key, "lab": identity.role == "teacher",
                                          "owner": {"uid": identity.uid, "name": identity.name}})
     try:
         reply = nodes.bus().call_node(node, message, timeout=web.settings()["SPAWN_WAIT"])

@@ -4,7 +4,7 @@ It consumes ``capytale.node.<k>`` (at most ``SPAWN_CONCURRENCY`` commands at
 once, each acknowledged once acted on) and answers the commands of the
 messaging contract (docs/architecture.md):
 
-``server.ensure`` ``{user_key, owner}``
+``server.ensure`` ``{user_key, owner, lab}`` (``lab``: load JupyterLab too, for a teacher)
     → ``{state: "running", prefix: "/n/<k>/u/<key>/", started, instance}``
 ``server.stop`` ``{user_key, reason}``
     → ``{stopped}``
@@ -61,7 +61,7 @@ class Agent:
         """Answer one command (runs in a worker thread); the reply body, ``ok`` added by the worker."""
         if message.type == "server.ensure":
             user_key = message.body.get("user_key")
-            handle, started = self.servers.ensure(user_key)
+            handle, started = self.servers.ensure(user_key, lab=bool(message.body.get("lab")))
             return {"state": "running", "prefix": self.servers.base_url(handle.user_key), "started": started,
                     "instance": handle.instance}
         if message.type == "server.stop":

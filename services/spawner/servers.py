@@ -57,8 +57,10 @@ class NodeServers:
 
     # --- commands --------------------------------------------------------------------------
 
-    def ensure(self, user_key: str) -> tuple[ServerHandle, bool]:
-        """The student's running server, started if needed; and whether this call started it."""
+    def ensure(self, user_key: str, lab: bool = False) -> tuple[ServerHandle, bool]:
+        """The student's running server, started if needed (with JupyterLab when ``lab``); and whether
+        this call started it.  A running server is kept as it is, whatever ``lab`` says: a teacher always
+        asks with ``lab``, a student never does."""
         check_user_key(user_key)
         with self._locks.hold(user_key):
             handle = self._get(user_key)
@@ -68,7 +70,7 @@ class NodeServers:
             if handle is not None:
                 log.warning("server %s of %s died: starting it again", handle.pid, user_key)
                 self._drop(user_key, announce="died")
-            return self._start(user_key), True
+            return self._start(user_key, lab), True
 
     def stop(self, user_key: str, reason: str) -> bool:
         """Stop the student's server: route first (no new traffic), then the process.  Whether one ran."""
@@ -121,14 +123,14 @@ class NodeServers:
 
     # --- one student ---------------------------------------------------------------------------
 
-    def _start(self, user_key: str) -> ServerHandle:
+    def _start(self, user_key: str, lab: bool) -> ServerHandle:
         root_dir = self.data_root / "users" / user_key
         root_dir.mkdir(parents=True, exist_ok=True)
         socket_path = self.node_dir.socket_path(user_key)
         socket_path.unlink(missing_ok=True)
         began = time.monotonic()
         handle = self.backend.start(user_key, root_dir, socket_path, self.base_url(user_key),
-                                    instance=secrets.token_urlsafe(12))
+                                    instance=secrets.token_urlsafe(12), lab=lab)
         self.node_dir.save(handle)
         with self._handles_lock:
             self._handles[user_key] = handle

@@ -53,9 +53,11 @@ class ServerHandle:
 class Backend:
     """How a node runs its students' servers.  Subclasses override every method."""
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str) -> ServerHandle:
+    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
+              lab: bool = False) -> ServerHandle:
         """Start a server for ``user_key`` serving ``root_dir`` at ``base_url`` on ``socket_path``,
-        accepting only grants that name ``instance``.
+        accepting only grants that name ``instance``; with ``lab``, JupyterLab is loaded too
+        (a teacher's own space), else only the backend's configured extensions.
 
         Returns as soon as the server is launched; the caller waits until the
         socket answers.  Raises on a server that could not be launched at all.

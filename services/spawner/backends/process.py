@@ -23,7 +23,7 @@ from pathlib import Path
 
 from services.spawner import procfs
 from services.spawner.backends.base import Backend, ServerHandle
-from services.spawner.jupyter.spec import ServerSpec
+from services.spawner.jupyter.spec import ServerSpec, with_lab
 from services.spawner.state import NodeDir
 
 log = logging.getLogger("capytale.spawner")
@@ -127,11 +127,12 @@ class ProcessBackend(Backend):
         self.spawn_timeout = spawn_timeout
         self.zygote = ZygoteClient(log_level)
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str) -> ServerHandle:
+    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
+              lab: bool = False) -> ServerHandle:
         spec = ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
-            grant_public_key=str(self.grant_public_key), extensions=self.extensions,
+            grant_public_key=str(self.grant_public_key), extensions=with_lab(self.extensions) if lab else self.extensions,
             secure_cookies=self.secure_cookies, instance=instance,
         )
         started_at = time.time()

@@ -36,3 +36,8 @@ class ServerSpec:
 def parse_extensions(raw: str) -> tuple[str, ...]:
     """``"notebook, jupyterlab"`` → ``("notebook", "jupyterlab")``."""
     return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def with_lab(extensions: tuple[str, ...]) -> tuple[str, ...]:
+    """``extensions`` plus JupyterLab (a teacher's own space): ``("notebook",)`` → ``("notebook", "jupyterlab")``."""
+    return extensions if "jupyterlab" in extensions else (*extensions, "jupyterlab")
