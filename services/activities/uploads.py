@@ -1,7 +1,9 @@
 """What a teacher sends to create an activity, read and checked before anything is stored.
 
-The form (JSON interface or page) has ``notebook`` (one ``.ipynb``), ``title``
-and ``annex`` (any number of files, possibly in sub-folders).  :func:`read_upload`
+The form (JSON interface or page) has ``notebook`` (one ``.ipynb``), ``title``,
+``instructions`` (a short text for the students) and ``annex`` (any number of
+files, possibly in sub-folders).  A new version of a master is the same form
+without title nor instructions.  :func:`read_upload`
 checks each part and raises a :class:`PlatformError` (400, or 413 when the whole
 upload is too big) naming what is wrong; nothing is written until it returns.
 (Two files sharing one name are found when they are staged, see :mod:`masters`.)
@@ -21,6 +23,7 @@ from services.activities.names import checked_path, nfc, without_controls
 from services.activities.notebooks import EXTENSION, CheckedNotebook, check_notebook
 
 MAX_TITLE_CHARS = 200
+MAX_INSTRUCTIONS_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Upload:
     title: str
     notebook: CheckedNotebook
     annexes: tuple[tuple[str, FileStorage], ...]
+    instructions: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -49,7 +53,7 @@ def read_upload(request: Request, settings: Settings) -> Upload:
             reason="upload_too_big", status=413,
         ) from None
     notebook = _read_notebook(files, settings["MAX_NOTEBOOK_MB"] * 1024 * 1024)
-    return Upload(_title(form, notebook.name), notebook, tuple(_read_annexes(files)))
+    return Upload(_title(form, notebook.name), notebook, tuple(_read_annexes(files)), _instructions(form))
 
 
 def _read_notebook(files: ImmutableMultiDict, max_bytes: int) -> CheckedNotebook:
@@ -84,3 +88,21 @@ def _title(form: ImmutableMultiDict, notebook_name: str) -> str:
         raise PlatformError(f"Le titre est trop long ({len(title)} caractères) : {MAX_TITLE_CHARS} au plus.",
                             log_message=f"title of {len(title)} chars", reason="title_too_long", status=400)
     return title
+
+
+def _instructions(form: ImmutableMultiDict) -> str:
+    """The instructions as typed (NFC, line breaks kept, other control characters dropped)."""
+    lines = nfc(form.get("instructions", "")).replace("\r\n", "\n").split("\n")
+    text = "\n".join(without_controls(line).rstrip() for line in lines).strip()
+    if len(text) > MAX_INSTRUCTIONS_CHARS:
+        raise PlatformError(f"La consigne est trop longue ({len(text)} caractères) : {MAX_INSTRUCTIONS_CHARS} au plus.",
+                            log_message=f"instructions of {len(text)} chars", reason="instructions_too_long",
+                            status=400)
+    return text
+
+
+def read_switch(form: ImmutableMultiDict, name: str, default: bool = False) -> bool:
+    """A check box or a JSON-ish flag: ``on``, ``true``, ``1``, ``oui`` are yes; absent is ``default``."""
+    if name not in form:
+        return default
+    return form.get(name, "").strip().lower() in ("on", "true", "1", "yes", "oui")
