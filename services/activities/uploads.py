@@ -41,10 +41,10 @@ class Upload:
         return [self.notebook.name, *(name for name, _ in self.annexes)]
 
 
-def read_upload(request: Request, settings: Settings) -> Upload:
-    """The checked upload of this request, or a :class:`PlatformError` saying what is wrong."""
+def sent_form(request: Request, settings: Settings) -> tuple[ImmutableMultiDict, ImmutableMultiDict]:
+    """The request's files and fields, or a 413 :class:`PlatformError` saying how much is allowed."""
     try:
-        files, form = request.files, request.form
+        return request.files, request.form
     except RequestEntityTooLarge:
         raise PlatformError(
             f"L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser "
@@ -52,8 +52,14 @@ def read_upload(request: Request, settings: Settings) -> Upload:
             log_message=f"upload of {request.content_length} bytes refused (MAX_UPLOAD_MB)",
             reason="upload_too_big", status=413,
         ) from None
+
+
+def read_upload(request: Request, settings: Settings) -> Upload:
+    """The checked upload of this request, or a :class:`PlatformError` saying what is wrong."""
+    files, form = sent_form(request, settings)
     notebook = _read_notebook(files, settings["MAX_NOTEBOOK_MB"] * 1024 * 1024)
-    return Upload(_title(form, notebook.name), notebook, tuple(_read_annexes(files)), _instructions(form))
+    return Upload(title_from(form.get("title", ""), notebook.name), notebook, tuple(_read_annexes(files)),
+                  instructions_from(form.get("instructions", "")))
 
 
 def _read_notebook(files: ImmutableMultiDict, max_bytes: int) -> CheckedNotebook:
@@ -80,9 +86,9 @@ def _is_empty(annex: FileStorage) -> bool:
     return empty
 
 
-def _title(form: ImmutableMultiDict, notebook_name: str) -> str:
+def title_from(raw: str, notebook_name: str) -> str:
     """The title as given (NFC, one line), else the notebook's name without ``.ipynb``."""
-    title = without_controls(" ".join(nfc(form.get("title", "")).split()))
+    title = without_controls(" ".join(nfc(raw).split()))
     title = title or notebook_name[: -len(EXTENSION)].strip() or notebook_name
     if len(title) > MAX_TITLE_CHARS:
         raise PlatformError(f"Le titre est trop long ({len(title)} caractères) : {MAX_TITLE_CHARS} au plus.",
@@ -90,9 +96,9 @@ def _title(form: ImmutableMultiDict, notebook_name: str) -> str:
     return title
 
 
-def _instructions(form: ImmutableMultiDict) -> str:
+def instructions_from(raw: str) -> str:
     """The instructions as typed (NFC, line breaks kept, other control characters dropped)."""
-    lines = nfc(form.get("instructions", "")).replace("\r\n", "\n").split("\n")
+    lines = nfc(raw).replace("\r\n", "\n").split("\n")
     text = "\n".join(without_controls(line).rstrip() for line in lines).strip()
     if len(text) > MAX_INSTRUCTIONS_CHARS:
         raise PlatformError(f"La consigne est trop longue ({len(text)} caractères) : {MAX_INSTRUCTIONS_CHARS} au plus.",
