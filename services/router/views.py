@@ -20,6 +20,7 @@ log = logging.getLogger("capytale.router")
 
 SHARE_CODE_IN_PATH = re.compile(r"/notebooks/[^/]* \(([a-z0-9]{4,16})\)/")  # the copy's folder ends with its code
 LAB_IN_PATH = re.compile(r"^/n/\d+/u/[a-z0-9]+/lab(/|$|\?)")  # a teacher's space
+SHARE_CODE = re.compile(r"[A-Za-z0-9]{4,16}")
 RETRY_SECONDS = 2
 MAX_ATTEMPTS = 45  # about a minute and a half of waiting page before saying it failed
 
@@ -31,6 +32,17 @@ def init_app(app: Flask) -> None:
     app.extensions["capytale.grants"] = GrantSigner(load_private_key(settings["GRANT_PRIVATE_KEY"]),
                                                     settings["GRANT_LIFETIME"])
     app.extensions["capytale.activities"] = ServiceSession()
+
+
+@bp.get("/")
+def enter_code():
+    """Where a student types the short code the teacher shows (``/s/?code=AB12CD34`` goes there)."""
+    typed = "".join(request.args.get("code", "").split())
+    if typed:
+        if SHARE_CODE.fullmatch(typed):
+            return redirect(f"/s/{typed.lower()}")
+        return render_template("router/enter_code.html", code=typed, error=True), 400
+    return render_template("router/enter_code.html", code="", error=False)
 
 
 @bp.get("/<code>")
