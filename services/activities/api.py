@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from capytale import db, web
 from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
-from services.activities import events, storage
+from services.activities import events, presence, storage
 from services.activities.copies import copies_of, copy_of, ensure_copy, read_notebook
 from services.activities.masters import activity_json, create_activity, find_activity, owned_activities
 from services.activities.uploads import read_upload
@@ -51,7 +51,8 @@ def list_activities():
 def list_copies(activity_id: int):
     """The students' copies of the caller's activity, with when each was last saved."""
     activity = find_activity(db.session(), activity_id, current_identity())
-    return jsonify([view.as_json() for view in copies_of(db.session(), storage.current(), activity)])
+    views = copies_of(db.session(), storage.current(), activity, presence.working_now())
+    return jsonify([view.as_json() for view in views])
 
 
 @bp.get("/activities/<int:activity_id>/copies/<uid>/notebook")

@@ -210,7 +210,7 @@ def delete(activity_id: int):
     """Ask, then delete: the students keep their copies, an archive of everything is kept."""
     session = db.session()
     found = find_activity(session, activity_id, current_identity())
-    if request.method == "GET" or request.form.get("confirm") != found.code:
+    if request.method == "GET" or request.form.get("confirm", "").strip().lower() != found.code:
         copies = len(copies_of(session, storage.current(), found))
         mistyped = request.method == "POST"
         return render_template("activities/delete.html", activity=found, copies=copies,
