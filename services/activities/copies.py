@@ -20,7 +20,7 @@ from capytale.tokens import Identity
 from services.activities.masters import current_version
 from services.activities.models import Activity, Copy, iso
 from services.activities.names import folder_name, inside
-from services.activities.protection import protected
+from services.activities.protection import prepared_copy
 from services.activities.storage import Storage, modified_at
 
 
@@ -73,8 +73,10 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     folder = folder_name(activity.title, activity.code)
     master = storage.master_dir(activity.id, version.number)
     contents = {}
-    if activity.protect_cells:
-        contents[version.notebook] = protected(inside(master, version.notebook).read_bytes())
+    prepared = prepared_copy(inside(master, version.notebook).read_bytes(), activity.protect_cells,
+                             activity.instructions)
+    if prepared is not None:
+        contents[version.notebook] = prepared
     storage.copy_missing(master, version.files, inside(storage.user_dir(student.key), folder), contents)
     copy = Copy(activity_id=activity.id, uid=student.uid, name=student.name, user_key=student.key,
                 class_name=", ".join(student.classes), folder=folder, notebook=version.notebook,

@@ -230,3 +230,18 @@ def test_students_at_work_are_shown_from_the_nodes_heartbeats(app, teacher, stud
         assert listed[0]["working"] is True
     finally:
         bus.close()
+
+
+def test_the_instructions_open_the_students_notebook(app, teacher, student, corpus, data_root):
+    answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), title="Dés particuliers")
+    code = answer.json["code"]
+    teacher.client.post(f"/activities/{answer.json['id']}/options", data={"instructions": "Réponds en <b>gras</b>.\nPuis enregistre."})
+    ensure_copy(app, student, code)
+    copy = nbformat.read(data_root / "users" / student.identity.key / FOLDER.format(code=code) / DICE, as_version=4)
+    first = copy.cells[0]
+    assert first.cell_type == "markdown" and first.metadata["capytale"] == {"instructions": True}
+    assert first.metadata["editable"] is False
+    assert "Réponds en &lt;b&gt;gras&lt;/b&gt;." in first.source and "Puis enregistre." in first.source
+    master = nbformat.read(corpus / DICE, as_version=4)
+    assert [c.source for c in copy.cells[1:]] == [c.source for c in master.cells]
+    assert "editable" not in copy.cells[1].metadata  # not protected: only the instructions are
