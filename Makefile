@@ -35,7 +35,10 @@ $(CHP): package.json
 system-packages: ## Debian packages (haproxy), and RabbitMQ/PostgreSQL started when installed
 	@scripts/system-packages.sh
 
+screenshots: deps ## Take the README's screenshots (browser tests) into docs/screenshots/
+	CAPYTALE_SCREENSHOTS=1 $(PY) -m pytest -q tests/e2e/test_teacher_browser.py
+
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var
 
-.PHONY: help run test bench deps system-packages clean
+.PHONY: help run test bench deps system-packages screenshots clean

@@ -167,7 +167,10 @@ def error_response(message: str, status: int, reason: str, **page: str):
     """JSON under ``/api/``, else the error page (``page``: heading, link, link_label)."""
     message = str(message)  # a lazily translated text becomes this request's language
     if wants_json():
-        return jsonify({"error": message, "reason": reason}), status
+        body = {"error": message, "reason": reason}
+        if page.get("heading"):
+            body["heading"] = str(page["heading"])  # a service showing this refusal on its own page uses it too
+        return jsonify(body), status
     return render_template("capytale/error.html", message=message, status=status, **page), status
 
 

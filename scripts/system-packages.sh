@@ -8,6 +8,8 @@ set -euo pipefail
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+# the browser tests drive Debian's Chromium (no browser is ever downloaded)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
     if [ "$(id -u)" != 0 ]; then
         echo "Missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2

@@ -108,15 +108,17 @@ def ensure_copy(code: str) -> dict:
     if answer.status_code == 200:
         return answer.json()
     try:
-        message = answer.json().get("error")
+        refusal = answer.json()
+        message, heading = refusal.get("error"), refusal.get("heading")
     except ValueError:
-        message = None
+        message = heading = None
     if answer.status_code == 404:
         message = message or "Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e."
     raise PlatformError(
         message or "Ta copie n'a pas pu être préparée. Réessaie dans un instant.",
         log_message=f"activities answered {answer.status_code} for share code {code!r}",
         reason=f"activities_{answer.status_code}", status=answer.status_code if answer.status_code < 500 else 502,
+        heading=heading,
     )
 
 

@@ -14,6 +14,7 @@ from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
 from tests.conftest import postgres_reachable
 from tests.e2e.browser import Browser
+from tests.e2e.chromium import chromium, people  # noqa: F401 - fixtures of the real-browser tests
 
 _names = itertools.count(1)
 

@@ -83,6 +83,7 @@ def server_config(spec: ServerSpec, as_root: bool) -> Config:
     config.GrantIdentityProvider.instance = spec.instance
     config.GrantIdentityProvider.grant_public_key_file = spec.grant_public_key
     config.JupyterNotebookApp.app_settings_dir = str(LAB_SETTINGS_DIR)
+    config.LabApp.app_settings_dir = str(LAB_SETTINGS_DIR)  # a teacher's JupyterLab: French by default too
     return config
 
 
