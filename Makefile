@@ -38,7 +38,11 @@ system-packages: ## Debian packages (haproxy), and RabbitMQ/PostgreSQL started w
 screenshots: deps ## Take the README's screenshots (browser tests) into docs/screenshots/
 	CAPYTALE_SCREENSHOTS=1 $(PY) -m pytest -q tests/e2e/test_teacher_browser.py
 
+messages: deps ## Extract the texts to translate and update capytale/translations/*/messages.po
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o var/messages.pot .
+	$(VENV)/bin/pybabel update -i var/messages.pot -d capytale/translations --no-fuzzy-matching --ignore-obsolete
+
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var
 
-.PHONY: help run test bench deps system-packages screenshots clean
+.PHONY: help run test bench deps system-packages screenshots messages clean

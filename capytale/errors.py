@@ -11,8 +11,8 @@ from __future__ import annotations
 
 class PlatformError(Exception):
     def __init__(self, user_message: str, *, log_message: str | None = None,
-                 reason: str = "error", status: int = 500, heading: str = "Oups…",
-                 link: str = "/", link_label: str = "Revenir à l'accueil"):
+                 reason: str = "error", status: int = 500, heading: str | None = None,
+                 link: str = "/", link_label: str | None = None):
         super().__init__(log_message or user_message)
         self.user_message = user_message
         self.heading = heading

@@ -14,9 +14,8 @@ import urllib.parse
 from typing import Any, Callable, Mapping
 
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request
+from flask_babel import gettext as _, lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
-
-from flask_babel import lazy_gettext as _l
 
 from capytale import i18n, logs, revocations, settings as settings_module
 from capytale.errors import PlatformError
@@ -119,12 +118,12 @@ def login_required(role: str | None = None) -> Callable:
             identity = current_identity()
             if identity is None:
                 if wants_json():
-                    raise PlatformError("Il faut te connecter pour continuer.", reason="login_required", status=401)
+                    raise PlatformError(_("Il faut te connecter pour continuer."), reason="login_required", status=401)
                 return redirect(login_url())
             if role is not None and identity.role != role:
                 raise PlatformError(
-                    "Cette page est réservée aux enseignants." if role == "teacher"
-                    else "Cette page est réservée aux élèves.",
+                    _("Cette page est réservée aux enseignants.") if role == "teacher"
+                    else _("Cette page est réservée aux élèves."),
                     log_message=f"{identity.uid} ({identity.role}) refused a {role} page",
                     reason="wrong_role", status=403,
                 )
@@ -157,7 +156,7 @@ def _refuse_cross_site() -> None:
     if origin is None or origin in _allowed_origins():
         return
     raise PlatformError(
-        "Cette action venait d'un autre site : elle a été refusée pour te protéger.",
+        _("Cette action venait d'un autre site : elle a été refusée pour te protéger."),
         log_message=f"cross-site {request.method} {request.path} from Origin {origin}",
         reason="cross_site", status=403,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,11 +45,10 @@ class EnsuredCopy:
 def activity_by_code(session: Session, code: str) -> Activity:
     activity = session.scalar(select(Activity).where(Activity.code == code.strip().lower()))
     if activity is None:
-        raise PlatformError("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e.",
+        raise PlatformError(_("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e."),
                             log_message=f"unknown share code {code!r}", reason="unknown_code", status=404)
     if activity.deleted_at is not None:
-        raise PlatformError("Cette activité a été supprimée par ton enseignant·e. Si tu en avais une copie, elle est "
-                            "toujours dans ton espace.", heading="Activité supprimée",
+        raise PlatformError(_("Cette activité a été supprimée par ton enseignant·e. Si tu en avais une copie, elle est toujours dans ton espace."), heading=_("Activité supprimée"),
                             log_message=f"share code {code!r} of deleted activity {activity.id}",
                             reason="activity_deleted", status=410)
     return activity
@@ -65,8 +65,7 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     if existing is not None:
         return EnsuredCopy(activity, existing, created=False)
     if not activity.is_open:
-        raise PlatformError("Cette activité est fermée : ton enseignant·e ne la distribue plus pour le moment. "
-                            "Demande-lui de la rouvrir si tu dois la faire.", heading="Activité fermée",
+        raise PlatformError(_("Cette activité est fermée : ton enseignant·e ne la distribue plus pour le moment. Demande-lui de la rouvrir si tu dois la faire."), heading=_("Activité fermée"),
                             log_message=f"activity {activity.id} is closed: no copy for {student.uid}",
                             reason="activity_closed", status=403)
     version = current_version(session, activity)
@@ -122,7 +121,7 @@ def copies_of(session: Session, storage: Storage, activity: Activity,
 def copy_of(session: Session, activity: Activity, uid: str) -> Copy:
     copy = _copy_of(session, activity.id, uid)
     if copy is None:
-        raise PlatformError("Cet élève n'a pas (encore) de copie de cette activité.",
+        raise PlatformError(_("Cet élève n'a pas (encore) de copie de cette activité."),
                             log_message=f"no copy of activity {activity.id} for {uid!r}",
                             reason="unknown_copy", status=404)
     return copy
@@ -134,7 +133,7 @@ def read_notebook(storage: Storage, copy: Copy) -> bytes:
         return notebook_path(storage, copy).read_bytes()
     except FileNotFoundError:
         raise PlatformError(
-            "Le notebook de cet élève n'est plus à sa place (il l'a peut-être renommé ou supprimé).",
+            _("Le notebook de cet élève n'est plus à sa place (il l'a peut-être renommé ou supprimé)."),
             log_message=f"copy {copy.id}: {copy.folder}/{copy.notebook} missing for {copy.user_key}",
             reason="copy_file_missing", status=404,
         ) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -108,10 +109,10 @@ def find_activity(session: Session, activity_id: int, identity: Identity) -> Act
     """The activity ``activity_id`` if ``identity`` owns it: 404 when unknown, 403 for anyone else."""
     activity = session.get(Activity, activity_id)
     if activity is None or activity.deleted_at is not None:
-        raise PlatformError("Cette activité n'existe pas (ou plus).", log_message=f"no activity {activity_id}",
+        raise PlatformError(_("Cette activité n'existe pas (ou plus)."), log_message=f"no activity {activity_id}",
                             reason="unknown_activity", status=404)
     if activity.owner_uid != identity.uid:
-        raise PlatformError("Cette activité appartient à un·e autre enseignant·e : tu ne peux pas voir ses copies.",
+        raise PlatformError(_("Cette activité appartient à un·e autre enseignant·e : tu ne peux pas voir ses copies."),
                             log_message=f"{identity.uid} is not the owner of activity {activity_id}",
                             reason="not_owner", status=403)
     return activity
@@ -124,7 +125,7 @@ def current_version(session: Session, activity: Activity) -> MasterVersion:
 def version_of(session: Session, activity: Activity, number: int) -> MasterVersion:
     version = session.get(MasterVersion, (activity.id, number))
     if version is None:
-        raise PlatformError("Les fichiers de cette activité sont introuvables.",
+        raise PlatformError(_("Les fichiers de cette activité sont introuvables."),
                             log_message=f"activity {activity.id} has no version {number}",
                             reason="missing_version", status=500)
     return version

@@ -11,6 +11,8 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+from flask_babel import gettext as _
+
 from capytale.errors import PlatformError
 
 MAX_PART_BYTES = 255  # what ext4, XFS and NFS accept for one name
@@ -38,7 +40,7 @@ def _shown(name: str) -> str:
 
 def _refuse(what: str, name: str, why: str) -> PlatformError:
     return PlatformError(
-        f"Le nom du {what} « {_shown(name)} » n'est pas accepté : {why}.",
+        _("Le nom du %(what)s « %(name)s » n'est pas accepté : %(why)s.", what=what, name=_shown(name), why=why),
         log_message=f"refused {what} name {name!r}: {why}", reason="bad_file_name", status=400,
     )
 
@@ -51,22 +53,22 @@ def checked_path(raw: str, what: str, *, folders: bool) -> str:
     """
     name = nfc(raw)
     if not name.strip():
-        raise PlatformError(f"Un {what} envoyé n'a pas de nom.", log_message=f"empty {what} name {raw!r}",
+        raise PlatformError(_("Un %(what)s envoyé n'a pas de nom.", what=what), log_message=f"empty {what} name {raw!r}",
                             reason="bad_file_name", status=400)
     if any(_is_control(c) for c in name):
-        raise _refuse(what, name, "il contient un caractère invisible (de contrôle)")
+        raise _refuse(what, name, _("il contient un caractère invisible (de contrôle)"))
     if "\\" in name:
-        raise _refuse(what, name, "il contient une barre oblique inverse « \\ »")
+        raise _refuse(what, name, _("il contient une barre oblique inverse « \\ »"))
     if name.startswith("/"):
-        raise _refuse(what, name, "c'est un chemin absolu (il commence par « / »)")
+        raise _refuse(what, name, _("c'est un chemin absolu (il commence par « / »)"))
     parts = name.split("/")
     if len(parts) > 1 and not folders:
-        raise _refuse(what, name, "il ne doit pas contenir de « / »")
+        raise _refuse(what, name, _("il ne doit pas contenir de « / »"))
     for part in parts:
         if part in ("", ".", ".."):
-            raise _refuse(what, name, "il sortirait de son dossier (partie vide, « . » ou « .. »)")
+            raise _refuse(what, name, _("il sortirait de son dossier (partie vide, « . » ou « .. »)"))
         if len(part.encode()) > MAX_PART_BYTES:
-            raise _refuse(what, name, f"il est trop long ({MAX_PART_BYTES} octets au plus par nom)")
+            raise _refuse(what, name, _("il est trop long (%(limit)s octets au plus par nom)", limit=MAX_PART_BYTES))
     return name
 
 
@@ -76,7 +78,7 @@ def inside(folder: Path, relative: str) -> Path:
     target = (root / relative).resolve()
     if target == root or not target.is_relative_to(root):
         raise PlatformError(
-            "Ce nom de fichier n'est pas accepté : il sortirait de son dossier.",
+            _("Ce nom de fichier n'est pas accepté : il sortirait de son dossier."),
             log_message=f"path {relative!r} leaves {root}", reason="path_escape", status=400,
         )
     return target

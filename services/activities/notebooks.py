@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import nbformat
+from flask_babel import gettext as _
 from jsonschema import ValidationError
 from nbformat import NBFormatError, NotebookNode
 from nbformat.warnings import MissingIDFieldWarning
@@ -56,20 +57,18 @@ def as_v4(text: str) -> NotebookNode:
 def check_notebook(filename: str, data: bytes, max_bytes: int) -> CheckedNotebook:
     """What to store for the uploaded notebook ``filename``, or a 400 saying what is wrong."""
     if not filename.lower().endswith(EXTENSION):
-        raise _refuse(f"Le fichier « {filename} » n'est pas un notebook Jupyter : son nom doit finir par "
-                      f"{EXTENSION}.", "not_ipynb", filename)
-    name = checked_path(filename, "notebook", folders=False)
+        raise _refuse(_("Le fichier « %(filename)s » n'est pas un notebook Jupyter : son nom doit finir par %(EXTENSION)s.", filename=filename, EXTENSION=EXTENSION), "not_ipynb", filename)
+    name = checked_path(filename, _("notebook"), folders=False)
     if not data:
-        raise _refuse(f"Le notebook « {name} » est vide (0 octet) : vérifie que tu as choisi le bon fichier.",
+        raise _refuse(_("Le notebook « %(name)s » est vide (0 octet) : vérifie que tu as choisi le bon fichier.", name=name),
                       "empty_notebook", name)
     if len(data) > max_bytes:
-        raise _refuse(f"Le notebook « {name} » est trop gros ({_megabytes(len(data))}) : la limite est de "
-                      f"{_megabytes(max_bytes)}.", "notebook_too_big", f"{name}: {len(data)} bytes")
+        raise _refuse(_("Le notebook « %(name)s » est trop gros (%(size)s) : la limite est de %(size2)s.", name=name, size=_megabytes(len(data)), size2=_megabytes(max_bytes)), "notebook_too_big", f"{name}: {len(data)} bytes")
     content = data.removeprefix(codecs.BOM_UTF8)  # Jupyter cannot read a notebook that starts with a BOM
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _refuse(f"Le notebook « {name} » n'est pas du texte UTF-8 : ce n'est pas un notebook Jupyter.",
+        raise _refuse(_("Le notebook « %(name)s » n'est pas du texte UTF-8 : ce n'est pas un notebook Jupyter.", name=name),
                       "not_utf8", f"{name}: {exc}") from None
     raw = _parse_json(name, text)
     notebook = _read_as_v4(name, text)
@@ -82,17 +81,16 @@ def _parse_json(name: str, text: str) -> dict:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _refuse(f"Le notebook « {name} » n'est pas un fichier JSON valide (erreur ligne {exc.lineno}, "
-                      f"colonne {exc.colno}) : il est peut-être incomplet ou abîmé.", "not_json",
+        raise _refuse(_("Le notebook « %(name)s » n'est pas un fichier JSON valide (erreur ligne %(lineno)s, colonne %(colno)s) : il est peut-être incomplet ou abîmé.", name=name, lineno=exc.lineno, colno=exc.colno), "not_json",
                       f"{name}: {exc}") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
-        raise _refuse(f"Le fichier « {name} » est du JSON, mais pas un notebook Jupyter (il n'a pas de champ "
-                      "« nbformat »).", "not_notebook", name)
+        raise _refuse(_("Le fichier « %(name)s » est du JSON, mais pas un notebook Jupyter (il n'a pas de champ « nbformat »).", name=name), "not_notebook", name)
     return raw
 
 
 def _read_as_v4(name: str, text: str) -> NotebookNode:
-    invalid = f"Le notebook « {name} » ne respecte pas le format des notebooks Jupyter : "
+    invalid = _("Le notebook « %(name)s » ne respecte pas le format des notebooks Jupyter : %(problem)s.", name=name,
+                problem="%(problem)s")
     with warnings.catch_warnings():
         # a format 4.5 notebook without cell ids is repaired by Jupyter when it opens it
         warnings.simplefilter("ignore", MissingIDFieldWarning)
@@ -100,12 +98,11 @@ def _read_as_v4(name: str, text: str) -> NotebookNode:
             notebook = as_v4(text)
             nbformat.validate(notebook)
         except NBFormatError as exc:
-            raise _refuse(f"Le notebook « {name} » est dans un format que la plateforme ne sait pas lire "
-                          f"({exc}).", "unsupported_format", f"{name}: {exc}") from None
+            raise _refuse(_("Le notebook « %(name)s » est dans un format que la plateforme ne sait pas lire (%(exc)s).", name=name, exc=exc), "unsupported_format", f"{name}: {exc}") from None
         except ValidationError as exc:
-            raise _refuse(invalid + describe(exc) + ".", "invalid_notebook", f"{name}: {exc.message}") from None
+            raise _refuse(invalid.replace("%(problem)s", describe(exc)), "invalid_notebook", f"{name}: {exc.message}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise _refuse(invalid + "sa structure est incorrecte.", "invalid_notebook", f"{name}: {exc!r}") from None
+            raise _refuse(invalid.replace("%(problem)s", _("sa structure est incorrecte")), "invalid_notebook", f"{name}: {exc!r}") from None
     return notebook
 
 
@@ -114,10 +111,10 @@ def describe(error: ValidationError) -> str:
     path = list(error.absolute_path)
     where: list[str] = []
     if len(path) >= 2 and path[0] == "cells" and isinstance(path[1], int):
-        where.append(f"cellule {path[1] + 1}")
+        where.append(_("cellule %(number)s", number=path[1] + 1))
         path = path[2:]
     if path:
-        where.append("champ « " + ".".join(str(part) for part in path) + " »")
+        where.append(_("champ « %(field)s »", field=".".join(str(part) for part in path)))
     return " : ".join(where + [_problem(error)])
 
 
@@ -125,16 +122,16 @@ def _problem(error: ValidationError) -> str:
     instance, expected = error.instance, error.validator_value
     if error.validator == "required" and isinstance(instance, dict):
         missing = [key for key in expected if key not in instance]
-        return "il manque le champ " + ", ".join(f"« {key} »" for key in missing)
+        return _("il manque le champ %(fields)s", fields=", ".join(f"« {key} »" for key in missing))
     if error.validator == "additionalProperties" and isinstance(instance, dict):
         known = set(error.schema.get("properties", {}))
         extra = sorted(str(key) for key in instance if key not in known)
-        return "champ inattendu " + ", ".join(f"« {key} »" for key in extra)
+        return _("champ inattendu %(fields)s", fields=", ".join(f"« {key} »" for key in extra))
     if error.validator == "type":
-        return f"la valeur n'a pas le bon type (attendu : {expected})"
+        return _("la valeur n'a pas le bon type (attendu : %(expected)s)", expected=expected)
     if error.validator in ("enum", "const"):
-        return f"la valeur « {instance} » n'est pas permise"
+        return _("la valeur « %(value)s » n'est pas permise", value=instance)
     if error.validator in ("oneOf", "anyOf") and isinstance(instance, dict) and "cell_type" in instance:
-        return (f"type de cellule « {instance['cell_type']} » inconnu ou cellule incomplète "
-                f"(types connus : {', '.join(CELL_TYPES)})")
-    return f"structure incorrecte ({error.message[:160]})"
+        return _("type de cellule « %(kind)s » inconnu ou cellule incomplète (types connus : %(known)s)",
+                 kind=instance["cell_type"], known=", ".join(CELL_TYPES))
+    return _("structure incorrecte (%(detail)s)", detail=error.message[:160])

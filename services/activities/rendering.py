@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import nh3
+from flask_babel import gettext as _
 from jsonschema import ValidationError
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+import nh3
 
 from capytale.errors import PlatformError
 from services.activities.notebooks import as_v4
@@ -99,7 +100,7 @@ def render_cells(text: str) -> list[Cell]:
         return [_cell(cell) for cell in as_v4(text).get("cells", [])]
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
         raise PlatformError(
-            "Ce notebook est abîmé : il ne peut pas être affiché ici. Tu peux toujours le télécharger.",
+            _("Ce notebook est abîmé : il ne peut pas être affiché ici. Tu peux toujours le télécharger."),
             log_message=f"unreadable notebook: {exc!r}", reason="unreadable_notebook", status=422,
         ) from None
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 from capytale.errors import PlatformError
 from services.activities.names import inside
@@ -57,7 +58,7 @@ class Storage:
     def user_dir(self, user_key: str) -> Path:
         """A student's root folder (the root of their Jupyter server)."""
         if not USER_KEY.fullmatch(user_key):
-            raise PlatformError("Ta session ne permet pas de préparer ta copie. Reconnecte-toi.",
+            raise PlatformError(_("Ta session ne permet pas de préparer ta copie. Reconnecte-toi."),
                                 log_message=f"malformed user key {user_key!r}", reason="bad_user_key", status=400)
         return self.users / user_key
 
@@ -88,8 +89,7 @@ class Storage:
         except (FileExistsError, NotADirectoryError):
             taken = True  # a file already has the name of one of its folders
         if taken:
-            raise PlatformError(f"Deux fichiers envoyés portent le même nom « {relative} » (ou un fichier porte "
-                                "le nom d'un dossier) : renomme l'un d'eux.",
+            raise PlatformError(_("Deux fichiers envoyés portent le même nom « %(relative)s » (ou un fichier porte le nom d'un dossier) : renomme l'un d'eux.", relative=relative),
                                 log_message=f"name clash on {relative!r}", reason="duplicate_name", status=400)
         return path
 

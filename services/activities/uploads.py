@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from flask import Request
+from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -47,8 +48,7 @@ def sent_form(request: Request, settings: Settings) -> tuple[ImmutableMultiDict,
         return request.files, request.form
     except RequestEntityTooLarge:
         raise PlatformError(
-            f"L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser "
-            f"{settings['MAX_UPLOAD_MB']} Mo.",
+            _("L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser %(value)s Mo.", value=settings['MAX_UPLOAD_MB']),
             log_message=f"upload of {request.content_length} bytes refused (MAX_UPLOAD_MB)",
             reason="upload_too_big", status=413,
         ) from None
@@ -66,8 +66,8 @@ def _read_notebook(files: ImmutableMultiDict, max_bytes: int) -> CheckedNotebook
     sent = [part for part in files.getlist("notebook") if part.filename]
     if len(sent) != 1:
         raise PlatformError(
-            "Il faut envoyer un seul notebook (un fichier .ipynb) ; les autres fichiers vont en annexe." if sent
-            else "Aucun notebook n'a été envoyé : choisis un fichier .ipynb.",
+            _("Il faut envoyer un seul notebook (un fichier .ipynb) ; les autres fichiers vont en annexe.") if sent
+            else _("Aucun notebook n'a été envoyé : choisis un fichier .ipynb."),
             log_message=f"{len(sent)} notebook parts", reason="no_notebook", status=400,
         )
     return check_notebook(sent[0].filename, sent[0].read(), max_bytes)
@@ -77,7 +77,7 @@ def _read_annexes(files: ImmutableMultiDict) -> Iterator[tuple[str, FileStorage]
     for annex in files.getlist("annex"):
         if not annex.filename and _is_empty(annex):
             continue  # a browser's file field left empty
-        yield checked_path(annex.filename or "", "fichier annexe", folders=True), annex
+        yield checked_path(annex.filename or "", _("fichier annexe"), folders=True), annex
 
 
 def _is_empty(annex: FileStorage) -> bool:
@@ -91,7 +91,7 @@ def title_from(raw: str, notebook_name: str) -> str:
     title = without_controls(" ".join(nfc(raw).split()))
     title = title or notebook_name[: -len(EXTENSION)].strip() or notebook_name
     if len(title) > MAX_TITLE_CHARS:
-        raise PlatformError(f"Le titre est trop long ({len(title)} caractères) : {MAX_TITLE_CHARS} au plus.",
+        raise PlatformError(_("Le titre est trop long (%(count)s caractères) : %(MAX_TITLE_CHARS)s au plus.", count=len(title), MAX_TITLE_CHARS=MAX_TITLE_CHARS),
                             log_message=f"title of {len(title)} chars", reason="title_too_long", status=400)
     return title
 
@@ -101,7 +101,7 @@ def instructions_from(raw: str) -> str:
     lines = nfc(raw).replace("\r\n", "\n").split("\n")
     text = "\n".join(without_controls(line).rstrip() for line in lines).strip()
     if len(text) > MAX_INSTRUCTIONS_CHARS:
-        raise PlatformError(f"La consigne est trop longue ({len(text)} caractères) : {MAX_INSTRUCTIONS_CHARS} au plus.",
+        raise PlatformError(_("La consigne est trop longue (%(count)s caractères) : %(MAX_INSTRUCTIONS_CHARS)s au plus.", count=len(text), MAX_INSTRUCTIONS_CHARS=MAX_INSTRUCTIONS_CHARS),
                             log_message=f"instructions of {len(text)} chars", reason="instructions_too_long",
                             status=400)
     return text

@@ -14,6 +14,8 @@ from typing import Iterator
 
 from werkzeug.datastructures import FileStorage
 
+from flask_babel import gettext as _
+
 from capytale.errors import PlatformError
 from services.activities.names import checked_path, inside
 from services.activities.notebooks import EXTENSION, check_notebook
@@ -54,10 +56,10 @@ def notebooks_in(space: Path) -> list[str]:
 def upload_from_space(space: Path, relative: str, title: str, instructions: str, with_folder: bool,
                       max_notebook_bytes: int, max_total_bytes: int) -> Upload:
     """An :class:`Upload` of the notebook ``relative`` of the space (and the other files of its folder)."""
-    relative = checked_path(relative, "notebook", folders=True)
+    relative = checked_path(relative, _("notebook"), folders=True)
     path = inside(space, relative)
     if not path.is_file() or path.is_symlink():
-        raise PlatformError(f"Le notebook « {relative} » n'est plus dans ton espace Jupyter (renommé ou supprimé ?).",
+        raise PlatformError(_("Le notebook « %(relative)s » n'est plus dans ton espace Jupyter (renommé ou supprimé ?).", relative=relative),
                             log_message=f"no notebook {relative!r} in {space}", reason="no_space_notebook",
                             status=400)
     notebook = check_notebook(path.name, path.read_bytes(), max_notebook_bytes)
@@ -73,14 +75,11 @@ def upload_from_space(space: Path, relative: str, title: str, instructions: str,
                 total += other.stat().st_size
                 if total > max_total_bytes:
                     raise PlatformError(
-                        f"Ce notebook et les fichiers de son dossier dépassent ensemble "
-                        f"{max_total_bytes // (1024 * 1024)} Mo : range-le dans un dossier à part avec seulement "
-                        "ce dont l'activité a besoin.",
+                        _("Ce notebook et les fichiers de son dossier dépassent ensemble %(value)s Mo : range-le dans un dossier à part avec seulement ce dont l'activité a besoin.", value=max_total_bytes // (1024 * 1024)),
                         log_message=f"{folder} is too big", reason="upload_too_big", status=413)
                 annexes.append((other.relative_to(folder).as_posix(), FileStorage(stream=other.open("rb"), filename=name)))
                 if len(annexes) > MAX_ANNEXES:
                     raise PlatformError(
-                        f"Le dossier de ce notebook contient plus de {MAX_ANNEXES} fichiers : range-le dans un "
-                        "dossier à part avec seulement ce dont l'activité a besoin.",
+                        _("Le dossier de ce notebook contient plus de %(MAX_ANNEXES)s fichiers : range-le dans un dossier à part avec seulement ce dont l'activité a besoin.", MAX_ANNEXES=MAX_ANNEXES),
                         log_message=f"{folder} has too many files", reason="too_many_annexes", status=400)
     return Upload(title_from(title, notebook.name), notebook, tuple(annexes), instructions_from(instructions))

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ElementTree
 import requests
 from cas import CASClient
 from flask import Blueprint, Flask, current_app, redirect, request
+from flask_babel import gettext as _
 
 from capytale import db, revocations, web
 from capytale.errors import PlatformError
@@ -33,7 +34,7 @@ class CasRefusal(PlatformError):
     """A login refused: the page says so and offers a link to go on (log in again, home)."""
 
     def __init__(self, user_message: str, **kwargs):
-        super().__init__(user_message, heading="Connexion impossible", **kwargs)
+        super().__init__(user_message, heading=_("Connexion impossible"), **kwargs)
 
 
 def init_app(app: Flask) -> None:
@@ -86,7 +87,7 @@ def validate(ticket: str, next_path: str) -> ent_attributes.Profile:
             "Le serveur de connexion de l'ENT ne répond pas pour le moment. Réessaie dans quelques minutes ; "
             "si cela dure, préviens la personne qui administre l'ENT.",
             log_message=f"CAS {settings['CAS_SERVER_URL']} unreachable: {type(exc).__name__}: {exc}",
-            reason="cas_unreachable", status=503, link=_login_again(next_path), link_label="Réessayer",
+            reason="cas_unreachable", status=503, link=_login_again(next_path), link_label=_("Réessayer"),
         ) from None
     try:
         user = ent_attributes.parse_validation(raw)
@@ -95,12 +96,12 @@ def validate(ticket: str, next_path: str) -> ent_attributes.Profile:
             raise CasRefusal(
                 "Le serveur de connexion de l'ENT a répondu de façon inattendue. Réessaie dans quelques minutes.",
                 log_message=f"CAS validation answer unreadable: {failure.message}: {raw[:300]!r}",
-                reason="cas_bad_response", status=502, link=_login_again(next_path), link_label="Réessayer",
+                reason="cas_bad_response", status=502, link=_login_again(next_path), link_label=_("Réessayer"),
             ) from None
         raise CasRefusal(
             "Ta connexion a expiré, reconnecte-toi.",
             log_message=f"ticket refused by CAS: {failure.code} {failure.message}",
-            reason="ticket_refused", status=403, link=_login_again(next_path), link_label="Me reconnecter",
+            reason="ticket_refused", status=403, link=_login_again(next_path), link_label=_("Me reconnecter"),
         ) from None
     try:
         return ent_attributes.derive(user, ent_attributes.Mapping.from_settings(settings))
@@ -109,14 +110,14 @@ def validate(ticket: str, next_path: str) -> ent_attributes.Profile:
             "Capytale est réservé aux enseignants et aux élèves. Ton compte ENT ne permet pas de l'utiliser ; "
             "si tu penses que c'est une erreur, adresse-toi à l'établissement.",
             log_message=f"{refused.uid} refused: profiles {refused.profiles}",
-            reason="role_not_allowed", status=403, link=logout_url(), link_label="Me déconnecter de l'ENT",
+            reason="role_not_allowed", status=403, link=logout_url(), link_label=_("Me déconnecter de l'ENT"),
         ) from None
 
 
 @bp.route("/callback", methods=["GET", "POST"])
 def callback():
     if not enabled():
-        raise PlatformError("Cette page n'existe pas.", reason="cas_off", status=404)
+        raise PlatformError(_("Cette page n'existe pas."), reason="cas_off", status=404)
     if request.method == "POST":
         return single_logout(request.form.get("logoutRequest", ""))
     from services.auth.login import open_session, safe_next  # login imports this module
@@ -129,7 +130,7 @@ def callback():
     if session.get(ServiceTicket, ticket) is not None:
         raise CasRefusal("Ta connexion a expiré, reconnecte-toi.", log_message=f"ticket {ticket[:12]}… replayed",
                          reason="ticket_replayed", status=403, link=_login_again(next_path),
-                         link_label="Me reconnecter")
+                         link_label=_("Me reconnecter"))
     profile = validate(ticket, next_path)
     identity = open_session(profile.uid, profile.name, profile.role, profile.school, profile.classes)
     expires = int(time.time()) + int(web.settings()["SESSION_LIFETIME"])
@@ -153,7 +154,7 @@ def session_index(logout_request: str) -> str:
 def single_logout(logout_request: str):
     ticket = session_index(logout_request)
     if not ticket:
-        raise PlatformError("Demande de déconnexion illisible.", log_message="unreadable logoutRequest",
+        raise PlatformError(_("Demande de déconnexion illisible."), log_message="unreadable logoutRequest",
                             reason="bad_logout_request", status=400)
     session = db.session()
     row = session.get(ServiceTicket, ticket)

@@ -11,6 +11,7 @@ import time
 import urllib.parse
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from capytale import db, revocations, web
 from capytale.errors import PlatformError
@@ -20,7 +21,7 @@ from services.auth.models import User
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
-ROLES = {"teacher": "Enseignant·e", "student": "Élève"}
+ROLES = {"teacher": _l("Enseignant·e"), "student": _l("Élève")}
 MAX_NAME = 64
 
 
@@ -73,7 +74,7 @@ def login():
     if _dev_login_enabled():
         return redirect("/auth/dev-login?" + urllib.parse.urlencode({"next": next_path}))
     raise PlatformError(
-        "Aucune méthode de connexion n'est configurée sur cette plateforme. Préviens la personne qui l'administre.",
+        _("Aucune méthode de connexion n'est configurée sur cette plateforme. Préviens la personne qui l'administre."),
         log_message="no identity provider: set CAPYTALE_CAS_SERVER_URL or CAPYTALE_DEV_LOGIN",
         reason="no_identity_provider", status=503,
     )
@@ -82,7 +83,7 @@ def login():
 @bp.route("/dev-login", methods=["GET", "POST"])
 def dev_login():
     if not _dev_login_enabled():
-        raise PlatformError("Cette page n'existe pas.", reason="dev_login_off", status=404)
+        raise PlatformError(_("Cette page n'existe pas."), reason="dev_login_off", status=404)
     next_path = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("auth/dev_login.html", next=next_path, roles=ROLES)
@@ -90,9 +91,9 @@ def dev_login():
     role = request.form.get("role", "")
     error = None
     if not username or len(username) > MAX_NAME or any(ord(c) < 32 for c in username):
-        error = f"Choisis un nom de 1 à {MAX_NAME} caractères."
+        error = _("Choisis un nom de 1 à %(limit)s caractères.", limit=MAX_NAME)
     elif role not in ROLES:
-        error = "Choisis un rôle : élève ou enseignant·e."
+        error = _("Choisis un rôle : élève ou enseignant·e.")
     if error:
         if web.wants_json():
             raise PlatformError(error, reason="bad_dev_login", status=400)

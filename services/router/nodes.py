@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from capytale import db
@@ -107,8 +108,7 @@ FIRST_HEARTBEAT_WAIT = 5.0  # a router just started waits this long for nodes to
 
 def no_live_node() -> PlatformError:
     return PlatformError(
-        "Aucun serveur de carnets n'est disponible pour le moment. Réessaie dans une minute ; "
-        "si cela dure, préviens ton enseignant·e.",
+        _("Aucun serveur de carnets n'est disponible pour le moment. Réessaie dans une minute ; si cela dure, préviens ton enseignant·e."),
         log_message="no live notebook node", reason="no_live_node", status=503,
     )
 

@@ -5,10 +5,11 @@ import logging
 import re
 import urllib.parse
 
-import requests
 from flask import Blueprint, Flask, current_app, redirect, render_template, request
+from flask_babel import gettext as _
+import requests
 
-from capytale import web
+from capytale import i18n, web
 from capytale.errors import PlatformError
 from capytale.http import ServiceSession
 from capytale.messaging import Envelope, MessagingUnavailable, RpcTimeout
@@ -72,8 +73,7 @@ def teacher_space():
     if identity is None:
         return redirect(web.login_url(SPACE_PATH))
     if identity.role != "teacher":
-        raise PlatformError("Cet espace Jupyter est celui des enseignant·es. Pour travailler sur une activité, "
-                            "ouvre le lien donné par ton enseignant·e.",
+        raise PlatformError(_("Cet espace Jupyter est celui des enseignant·es. Pour travailler sur une activité, ouvre le lien donné par ton enseignant·e."),
                             log_message=f"{identity.uid} ({identity.role}) asked for a teacher space",
                             reason="wrong_role", status=403)
     node = nodes.place(identity.key)
@@ -98,11 +98,11 @@ def ensure_copy(code: str) -> dict:
     """Ask activities for the student's copy (made on the first visit, untouched after)."""
     url = f"{web.settings()['ACTIVITIES_URL']}/activities/api/share/{urllib.parse.quote(code)}/copy"
     try:
-        answer = current_app.extensions["capytale.activities"].put(
-            url, headers={"Authorization": f"Bearer {web.session_token()}"})
+        answer = current_app.extensions["capytale.activities"].put(  # its refusals in the student's language
+            url, headers={"Authorization": f"Bearer {web.session_token()}"}, cookies={i18n.COOKIE: i18n.language()})
     except requests.RequestException as exc:
         raise PlatformError(
-            "Les activités sont momentanément injoignables. Réessaie dans un instant.",
+            _("Les activités sont momentanément injoignables. Réessaie dans un instant."),
             log_message=f"activities unreachable: {exc}", reason="activities_unreachable", status=503,
         ) from exc
     if answer.status_code == 200:
@@ -113,9 +113,9 @@ def ensure_copy(code: str) -> dict:
     except ValueError:
         message = heading = None
     if answer.status_code == 404:
-        message = message or "Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e."
+        message = message or _("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e.")
     raise PlatformError(
-        message or "Ta copie n'a pas pu être préparée. Réessaie dans un instant.",
+        message or _("Ta copie n'a pas pu être préparée. Réessaie dans un instant."),
         log_message=f"activities answered {answer.status_code} for share code {code!r}",
         reason=f"activities_{answer.status_code}", status=answer.status_code if answer.status_code < 500 else 502,
         heading=heading,
@@ -132,12 +132,12 @@ def ensure_server(node: int, identity: Identity) -> dict:
     except MessagingUnavailable as exc:
         nodes.board().forget(node)
         raise PlatformError(
-            "La plateforme n'arrive pas à joindre les serveurs de carnets. Réessaie dans un instant.",
+            _("La plateforme n'arrive pas à joindre les serveurs de carnets. Réessaie dans un instant."),
             log_message=f"node {node}: {exc}", reason="node_unreachable", status=503,
         ) from exc
     if not reply.body.get("ok"):
         raise PlatformError(
-            "Ton serveur de carnets n'a pas pu démarrer. Réessaie ; si cela recommence, préviens ton enseignant·e.",
+            _("Ton serveur de carnets n'a pas pu démarrer. Réessaie ; si cela recommence, préviens ton enseignant·e."),
             log_message=f"node {node} failed to start {identity.key}: {reply.body}",
             reason="spawn_failed", status=502,
         )
@@ -147,8 +147,7 @@ def ensure_server(node: int, identity: Identity) -> dict:
 def waiting_page(retry_path: str, attempt: int, title: str):
     if attempt >= MAX_ATTEMPTS:
         raise PlatformError(
-            "Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; "
-            "si cela recommence, préviens ton enseignant·e.",
+            _("Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; si cela recommence, préviens ton enseignant·e."),
             log_message=f"server for {retry_path} still not ready after {attempt} attempts",
             reason="spawn_too_slow", status=504,
         )
