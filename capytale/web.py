@@ -182,7 +182,8 @@ def _platform_error(error: PlatformError):
 
 def _http_error(error: HTTPException):
     status = error.code or 500
-    return error_response(STATUS_MESSAGES.get(status, error.description or ""), status, error.name.lower().replace(" ", "_"))
+    message = STATUS_MESSAGES.get(status, error.description or "")
+    return error_response(message, status, error.name.lower().replace(" ", "_"))
 
 
 def _unexpected_error(error: Exception):

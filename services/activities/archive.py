@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from services.activities.copies import copies_of
-from services.activities.exports import copies_csv, safe_folder, write_copies_zip
+from services.activities.exports import copies_csv, write_copies_zip
 from services.activities.masters import current_version
 from services.activities.models import Activity, utcnow
 from services.activities.storage import Storage
@@ -39,7 +39,7 @@ def delete_activity(session: Session, storage: Storage, activity: Activity) -> P
     partial = target.with_suffix(".part")
     with partial.open("wb") as out:
         write_copies_zip(storage, views, out,
-                         master=(storage.master_dir(activity.id, version.number), safe_folder(f"_master v{version.number}")),
+                         master=(storage.master_dir(activity.id, version.number), f"_master v{version.number}"),
                          listing=copies_csv(views, ARCHIVE_HEADERS, "yes", "no"))
     partial.rename(target)
     activity.deleted_at = moment

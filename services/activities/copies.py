@@ -48,7 +48,8 @@ def activity_by_code(session: Session, code: str) -> Activity:
         raise PlatformError(_("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e."),
                             log_message=f"unknown share code {code!r}", reason="unknown_code", status=404)
     if activity.deleted_at is not None:
-        raise PlatformError(_("Cette activité a été supprimée par ton enseignant·e. Si tu en avais une copie, elle est toujours dans ton espace."), heading=_("Activité supprimée"),
+        raise PlatformError(_("Cette activité a été supprimée par ton enseignant·e. Si tu en avais une copie, elle "
+                              "est toujours dans ton espace."), heading=_("Activité supprimée"),
                             log_message=f"share code {code!r} of deleted activity {activity.id}",
                             reason="activity_deleted", status=410)
     return activity
@@ -65,7 +66,8 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     if existing is not None:
         return EnsuredCopy(activity, existing, created=False)
     if not activity.is_open:
-        raise PlatformError(_("Cette activité est fermée : ton enseignant·e ne la distribue plus pour le moment. Demande-lui de la rouvrir si tu dois la faire."), heading=_("Activité fermée"),
+        raise PlatformError(_("Cette activité est fermée : ton enseignant·e ne la distribue plus pour le moment. "
+                              "Demande-lui de la rouvrir si tu dois la faire."), heading=_("Activité fermée"),
                             log_message=f"activity {activity.id} is closed: no copy for {student.uid}",
                             reason="activity_closed", status=403)
     version = current_version(session, activity)

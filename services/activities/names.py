@@ -53,7 +53,8 @@ def checked_path(raw: str, what: str, *, folders: bool) -> str:
     """
     name = nfc(raw)
     if not name.strip():
-        raise PlatformError(_("Un %(what)s envoyé n'a pas de nom.", what=what), log_message=f"empty {what} name {raw!r}",
+        raise PlatformError(_("Un %(what)s envoyé n'a pas de nom.",
+                              what=what), log_message=f"empty {what} name {raw!r}",
                             reason="bad_file_name", status=400)
     if any(_is_control(c) for c in name):
         raise _refuse(what, name, _("il contient un caractère invisible (de contrôle)"))

@@ -57,18 +57,23 @@ def as_v4(text: str) -> NotebookNode:
 def check_notebook(filename: str, data: bytes, max_bytes: int) -> CheckedNotebook:
     """What to store for the uploaded notebook ``filename``, or a 400 saying what is wrong."""
     if not filename.lower().endswith(EXTENSION):
-        raise _refuse(_("Le fichier « %(filename)s » n'est pas un notebook Jupyter : son nom doit finir par %(EXTENSION)s.", filename=filename, EXTENSION=EXTENSION), "not_ipynb", filename)
+        raise _refuse(_("Le fichier « %(filename)s » n'est pas un notebook Jupyter : son nom doit finir par "
+                        "%(EXTENSION)s.", filename=filename, EXTENSION=EXTENSION), "not_ipynb", filename)
     name = checked_path(filename, _("notebook"), folders=False)
     if not data:
-        raise _refuse(_("Le notebook « %(name)s » est vide (0 octet) : vérifie que tu as choisi le bon fichier.", name=name),
+        raise _refuse(_("Le notebook « %(name)s » est vide (0 octet) : vérifie que tu as choisi le bon fichier.",
+                        name=name),
                       "empty_notebook", name)
     if len(data) > max_bytes:
-        raise _refuse(_("Le notebook « %(name)s » est trop gros (%(size)s) : la limite est de %(size2)s.", name=name, size=_megabytes(len(data)), size2=_megabytes(max_bytes)), "notebook_too_big", f"{name}: {len(data)} bytes")
+        raise _refuse(_("Le notebook « %(name)s » est trop gros (%(size)s) : la limite est de %(size2)s.",
+                        name=name, size=_megabytes(len(data)), size2=_megabytes(max_bytes)),
+                      "notebook_too_big", f"{name}: {len(data)} bytes")
     content = data.removeprefix(codecs.BOM_UTF8)  # Jupyter cannot read a notebook that starts with a BOM
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _refuse(_("Le notebook « %(name)s » n'est pas du texte UTF-8 : ce n'est pas un notebook Jupyter.", name=name),
+        raise _refuse(_("Le notebook « %(name)s » n'est pas du texte UTF-8 : ce n'est pas un notebook Jupyter.",
+                        name=name),
                       "not_utf8", f"{name}: {exc}") from None
     raw = _parse_json(name, text)
     notebook = _read_as_v4(name, text)
@@ -81,10 +86,13 @@ def _parse_json(name: str, text: str) -> dict:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _refuse(_("Le notebook « %(name)s » n'est pas un fichier JSON valide (erreur ligne %(lineno)s, colonne %(colno)s) : il est peut-être incomplet ou abîmé.", name=name, lineno=exc.lineno, colno=exc.colno), "not_json",
+        raise _refuse(_("Le notebook « %(name)s » n'est pas un fichier JSON valide (erreur ligne %(lineno)s, colonne "
+                        "%(colno)s) : il est peut-être incomplet ou abîmé.",
+                        name=name, lineno=exc.lineno, colno=exc.colno), "not_json",
                       f"{name}: {exc}") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
-        raise _refuse(_("Le fichier « %(name)s » est du JSON, mais pas un notebook Jupyter (il n'a pas de champ « nbformat »).", name=name), "not_notebook", name)
+        raise _refuse(_("Le fichier « %(name)s » est du JSON, mais pas un notebook Jupyter (il n'a pas de champ « "
+                        "nbformat »).", name=name), "not_notebook", name)
     return raw
 
 
@@ -98,11 +106,14 @@ def _read_as_v4(name: str, text: str) -> NotebookNode:
             notebook = as_v4(text)
             nbformat.validate(notebook)
         except NBFormatError as exc:
-            raise _refuse(_("Le notebook « %(name)s » est dans un format que la plateforme ne sait pas lire (%(exc)s).", name=name, exc=exc), "unsupported_format", f"{name}: {exc}") from None
+            raise _refuse(_("Le notebook « %(name)s » est dans un format que la plateforme ne sait pas lire "
+                            "(%(exc)s).", name=name, exc=exc), "unsupported_format", f"{name}: {exc}") from None
         except ValidationError as exc:
-            raise _refuse(invalid.replace("%(problem)s", describe(exc)), "invalid_notebook", f"{name}: {exc.message}") from None
+            raise _refuse(invalid.replace("%(problem)s", describe(exc)), "invalid_notebook",
+                          f"{name}: {exc.message}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise _refuse(invalid.replace("%(problem)s", _("sa structure est incorrecte")), "invalid_notebook", f"{name}: {exc!r}") from None
+            raise _refuse(invalid.replace("%(problem)s", _("sa structure est incorrecte",
+                                                           )), "invalid_notebook", f"{name}: {exc!r}") from None
     return notebook
 
 

@@ -89,7 +89,8 @@ class Storage:
         except (FileExistsError, NotADirectoryError):
             taken = True  # a file already has the name of one of its folders
         if taken:
-            raise PlatformError(_("Deux fichiers envoyés portent le même nom « %(relative)s » (ou un fichier porte le nom d'un dossier) : renomme l'un d'eux.", relative=relative),
+            raise PlatformError(_("Deux fichiers envoyés portent le même nom « %(relative)s » (ou un fichier porte "
+                                  "le nom d'un dossier) : renomme l'un d'eux.", relative=relative),
                                 log_message=f"name clash on {relative!r}", reason="duplicate_name", status=400)
         return path
 

@@ -48,7 +48,8 @@ def sent_form(request: Request, settings: Settings) -> tuple[ImmutableMultiDict,
         return request.files, request.form
     except RequestEntityTooLarge:
         raise PlatformError(
-            _("L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser %(value)s Mo.", value=settings['MAX_UPLOAD_MB']),
+            _("L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser "
+              "%(value)s Mo.", value=settings['MAX_UPLOAD_MB']),
             log_message=f"upload of {request.content_length} bytes refused (MAX_UPLOAD_MB)",
             reason="upload_too_big", status=413,
         ) from None
@@ -91,7 +92,8 @@ def title_from(raw: str, notebook_name: str) -> str:
     title = without_controls(" ".join(nfc(raw).split()))
     title = title or notebook_name[: -len(EXTENSION)].strip() or notebook_name
     if len(title) > MAX_TITLE_CHARS:
-        raise PlatformError(_("Le titre est trop long (%(count)s caractères) : %(MAX_TITLE_CHARS)s au plus.", count=len(title), MAX_TITLE_CHARS=MAX_TITLE_CHARS),
+        raise PlatformError(_("Le titre est trop long (%(count)s caractères) : %(MAX_TITLE_CHARS)s au plus.",
+                              count=len(title), MAX_TITLE_CHARS=MAX_TITLE_CHARS),
                             log_message=f"title of {len(title)} chars", reason="title_too_long", status=400)
     return title
 
@@ -101,7 +103,8 @@ def instructions_from(raw: str) -> str:
     lines = nfc(raw).replace("\r\n", "\n").split("\n")
     text = "\n".join(without_controls(line).rstrip() for line in lines).strip()
     if len(text) > MAX_INSTRUCTIONS_CHARS:
-        raise PlatformError(_("La consigne est trop longue (%(count)s caractères) : %(MAX_INSTRUCTIONS_CHARS)s au plus.", count=len(text), MAX_INSTRUCTIONS_CHARS=MAX_INSTRUCTIONS_CHARS),
+        raise PlatformError(_("La consigne est trop longue (%(count)s caractères) : %(MAX_INSTRUCTIONS_CHARS)s au "
+                              "plus.", count=len(text), MAX_INSTRUCTIONS_CHARS=MAX_INSTRUCTIONS_CHARS),
                             log_message=f"instructions of {len(text)} chars", reason="instructions_too_long",
                             status=400)
     return text

@@ -59,7 +59,8 @@ def upload_from_space(space: Path, relative: str, title: str, instructions: str,
     relative = checked_path(relative, _("notebook"), folders=True)
     path = inside(space, relative)
     if not path.is_file() or path.is_symlink():
-        raise PlatformError(_("Le notebook « %(relative)s » n'est plus dans ton espace Jupyter (renommé ou supprimé ?).", relative=relative),
+        raise PlatformError(_("Le notebook « %(relative)s » n'est plus dans ton espace Jupyter (renommé ou supprimé "
+                              "?).", relative=relative),
                             log_message=f"no notebook {relative!r} in {space}", reason="no_space_notebook",
                             status=400)
     notebook = check_notebook(path.name, path.read_bytes(), max_notebook_bytes)
@@ -75,11 +76,15 @@ def upload_from_space(space: Path, relative: str, title: str, instructions: str,
                 total += other.stat().st_size
                 if total > max_total_bytes:
                     raise PlatformError(
-                        _("Ce notebook et les fichiers de son dossier dépassent ensemble %(value)s Mo : range-le dans un dossier à part avec seulement ce dont l'activité a besoin.", value=max_total_bytes // (1024 * 1024)),
+                        _("Ce notebook et les fichiers de son dossier dépassent ensemble %(value)s Mo : range-le "
+                          "dans un dossier à part avec seulement ce dont l'activité a besoin.",
+                          value=max_total_bytes // (1024 * 1024)),
                         log_message=f"{folder} is too big", reason="upload_too_big", status=413)
-                annexes.append((other.relative_to(folder).as_posix(), FileStorage(stream=other.open("rb"), filename=name)))
+                annex = FileStorage(stream=other.open("rb"), filename=name)
+                annexes.append((other.relative_to(folder).as_posix(), annex))
                 if len(annexes) > MAX_ANNEXES:
                     raise PlatformError(
-                        _("Le dossier de ce notebook contient plus de %(MAX_ANNEXES)s fichiers : range-le dans un dossier à part avec seulement ce dont l'activité a besoin.", MAX_ANNEXES=MAX_ANNEXES),
+                        _("Le dossier de ce notebook contient plus de %(MAX_ANNEXES)s fichiers : range-le dans un "
+                          "dossier à part avec seulement ce dont l'activité a besoin.", MAX_ANNEXES=MAX_ANNEXES),
                         log_message=f"{folder} has too many files", reason="too_many_annexes", status=400)
     return Upload(title_from(title, notebook.name), notebook, tuple(annexes), instructions_from(instructions))

@@ -108,7 +108,8 @@ FIRST_HEARTBEAT_WAIT = 5.0  # a router just started waits this long for nodes to
 
 def no_live_node() -> PlatformError:
     return PlatformError(
-        _("Aucun serveur de carnets n'est disponible pour le moment. Réessaie dans une minute ; si cela dure, préviens ton enseignant·e."),
+        _("Aucun serveur de carnets n'est disponible pour le moment. Réessaie dans une minute ; si cela dure, "
+          "préviens ton enseignant·e."),
         log_message="no live notebook node", reason="no_live_node", status=503,
     )
 

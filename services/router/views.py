@@ -73,7 +73,8 @@ def teacher_space():
     if identity is None:
         return redirect(web.login_url(SPACE_PATH))
     if identity.role != "teacher":
-        raise PlatformError(_("Cet espace Jupyter est celui des enseignant·es. Pour travailler sur une activité, ouvre le lien donné par ton enseignant·e."),
+        raise PlatformError(_("Cet espace Jupyter est celui des enseignant·es. Pour travailler sur une activité, "
+                              "ouvre le lien donné par ton enseignant·e."),
                             log_message=f"{identity.uid} ({identity.role}) asked for a teacher space",
                             reason="wrong_role", status=403)
     node = nodes.place(identity.key)
@@ -147,7 +148,8 @@ def ensure_server(node: int, identity: Identity) -> dict:
 def waiting_page(retry_path: str, attempt: int, title: str):
     if attempt >= MAX_ATTEMPTS:
         raise PlatformError(
-            _("Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; si cela recommence, préviens ton enseignant·e."),
+            _("Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; si "
+              "cela recommence, préviens ton enseignant·e."),
             log_message=f"server for {retry_path} still not ready after {attempt} attempts",
             reason="spawn_too_slow", status=504,
         )

@@ -129,10 +129,11 @@ class ProcessBackend(Backend):
 
     def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
               lab: bool = False) -> ServerHandle:
+        extensions = with_lab(self.extensions) if lab else self.extensions
         spec = ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
-            grant_public_key=str(self.grant_public_key), extensions=with_lab(self.extensions) if lab else self.extensions,
+            grant_public_key=str(self.grant_public_key), extensions=extensions,
             secure_cookies=self.secure_cookies, instance=instance,
         )
         started_at = time.time()
