@@ -63,9 +63,9 @@ class People:
         page.click("button[type=submit]")
         return page
 
-    def screenshot(self, page, name: str) -> Path:
+    def screenshot(self, page, name: str, full_page: bool = True) -> Path:
         target = self.shots / f"{name}.png"
-        page.screenshot(path=str(target), full_page=True)
+        page.screenshot(path=str(target), full_page=full_page)
         if os.environ.get("CAPYTALE_SCREENSHOTS") == "1":
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(target, DOCS_SCREENSHOTS / target.name)

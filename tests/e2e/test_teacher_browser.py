@@ -99,7 +99,7 @@ def test_a_class_in_real_browsers(people, platform, corpus):
             row.get_by_role("link", name="Voir la copie").click()
         teacher.wait_for_function("w => document.body.innerText.includes(w)", arg=word, timeout=SLOW)
         if name == "alice.martin":
-            people.screenshot(teacher, "copie-lecture-seule")
+            people.screenshot(teacher, "copie-lecture-seule", full_page=False)  # a long notebook
         teacher.goto(activity_url)
     assert "2nde A" in teacher.inner_text("tr[data-uid='alice.martin']")
     teacher.select_option("#class-filter", "2nde B")
