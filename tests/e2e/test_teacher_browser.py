@@ -50,8 +50,18 @@ def drop_files(page, selector: str, files: list[tuple[str, bytes]]) -> None:
     }""", [selector, payload])
 
 
+def close_jupyter_dialogs(page) -> None:
+    """Close a dialog Jupyter opened on its own (a kernel session that a busy proxy failed to create once
+    shows one; the student would close it the same way)."""
+    dialogs = page.locator(".jp-Dialog")
+    while dialogs.count():
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(200)
+
+
 def type_in_new_cell(page, text: str) -> None:
     """Add a code cell at the top of the notebook (always on screen), type ``text`` in it, save (Ctrl+S)."""
+    close_jupyter_dialogs(page)
     cells = page.locator(".jp-Notebook .jp-Cell")
     count = cells.count()
     cells.first.click()
@@ -86,7 +96,8 @@ def test_a_class_in_real_browsers(people, platform, corpus):
     bob = people.login("bob.petit", "student", "/s/" + code.lower(), classes="2nde B")
     for student, words in ((alice, "réponse d'Alice"), (bob, "réponse de Bob")):
         open_notebook(student, share_url)
-        student.wait_for_function("() => document.querySelector('.jp-Notebook .jp-Cell').textContent.includes('Consigne')")
+        student.wait_for_function(
+            "() => document.querySelector('.jp-Notebook .jp-Cell').textContent.includes('Consigne')")
         type_in_new_cell(student, f"print({words!r})")
     people.screenshot(alice, "carnet-eleve")
 
@@ -188,7 +199,10 @@ def test_protected_cells_cannot_be_edited_in_the_students_notebook(people, platf
     open_notebook(student, f"/s/{code}")
     first_code = student.locator(".jp-Notebook .jp-CodeCell").first
     first_code.locator(".cm-content").wait_for()
+    student.wait_for_function(
+        "() => document.querySelector('.jp-Notebook .jp-CodeCell .cm-content').textContent.trim().length > 0")
     before = first_code.locator(".cm-content").inner_text()
+    close_jupyter_dialogs(student)
     first_code.locator(".cm-content").click()
     student.keyboard.type("zzz")  # typing into the teacher's cell changes nothing
     assert first_code.locator(".cm-content").inner_text() == before
