@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHP := node_modules/.bin/configurable-http-proxy
+# Languages with a catalogue; French needs none, it is the language of the code and templates.
+TRANSLATED := en
 
 .DEFAULT_GOAL := help
 
@@ -39,8 +41,12 @@ screenshots: deps ## Take the README's screenshots (browser tests) into docs/scr
 	CAPYTALE_SCREENSHOTS=1 $(PY) -m pytest -q tests/e2e/test_teacher_browser.py
 
 messages: deps ## Extract the texts to translate and update capytale/translations/*/messages.po
+	mkdir -p var
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o var/messages.pot .
-	$(VENV)/bin/pybabel update -i var/messages.pot -d capytale/translations --no-fuzzy-matching --ignore-obsolete
+	for lang in $(TRANSLATED); do \
+	  $(VENV)/bin/pybabel update -i var/messages.pot -d capytale/translations -l $$lang --init-missing -w 120 \
+	    --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	done
 
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var

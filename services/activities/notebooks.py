@@ -19,11 +19,13 @@ import warnings
 from dataclasses import dataclass
 
 import nbformat
+from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from jsonschema import ValidationError
 from nbformat import NBFormatError, NotebookNode
 from nbformat.warnings import MissingIDFieldWarning
 
+from capytale import i18n
 from capytale.errors import PlatformError
 from services.activities.names import checked_path
 
@@ -45,8 +47,8 @@ def _refuse(message: str, reason: str, detail: str) -> PlatformError:
 
 
 def _megabytes(size: int) -> str:
-    """``size`` in MiB, written the French way (``2,1 Mo``)."""
-    return f"{size / 1024 / 1024:.1f}".replace(".", ",").removesuffix(",0") + " Mo"
+    """``size`` in MiB, written the way of the page's language (``2,1 Mo``, ``2.1 MB``)."""
+    return _("%(value)s Mo", value=format_decimal(round(size / 1024 / 1024, 1), "0.#", locale=i18n.language()))
 
 
 def as_v4(text: str) -> NotebookNode:
@@ -65,8 +67,8 @@ def check_notebook(filename: str, data: bytes, max_bytes: int) -> CheckedNoteboo
                         name=name),
                       "empty_notebook", name)
     if len(data) > max_bytes:
-        raise _refuse(_("Le notebook « %(name)s » est trop gros (%(size)s) : la limite est de %(size2)s.",
-                        name=name, size=_megabytes(len(data)), size2=_megabytes(max_bytes)),
+        raise _refuse(_("Le notebook « %(name)s » est trop gros (%(size)s) : la limite est de %(limit)s.",
+                        name=name, size=_megabytes(len(data)), limit=_megabytes(max_bytes)),
                       "notebook_too_big", f"{name}: {len(data)} bytes")
     content = data.removeprefix(codecs.BOM_UTF8)  # Jupyter cannot read a notebook that starts with a BOM
     try:

@@ -84,8 +84,8 @@ def validate(ticket: str, next_path: str) -> ent_attributes.Profile:
         raw = client(next_path).get_verification_response(ticket)
     except requests.RequestException as exc:
         raise CasRefusal(
-            "Le serveur de connexion de l'ENT ne répond pas pour le moment. Réessaie dans quelques minutes ; "
-            "si cela dure, préviens la personne qui administre l'ENT.",
+            _("Le serveur de connexion de l'ENT ne répond pas pour le moment. Réessaie dans quelques minutes ; "
+              "si cela dure, préviens la personne qui administre l'ENT."),
             log_message=f"CAS {settings['CAS_SERVER_URL']} unreachable: {type(exc).__name__}: {exc}",
             reason="cas_unreachable", status=503, link=_login_again(next_path), link_label=_("Réessayer"),
         ) from None
@@ -94,12 +94,12 @@ def validate(ticket: str, next_path: str) -> ent_attributes.Profile:
     except ent_attributes.ValidationFailure as failure:
         if failure.code == "INVALID_RESPONSE":
             raise CasRefusal(
-                "Le serveur de connexion de l'ENT a répondu de façon inattendue. Réessaie dans quelques minutes.",
+                _("Le serveur de connexion de l'ENT a répondu de façon inattendue. Réessaie dans quelques minutes."),
                 log_message=f"CAS validation answer unreadable: {failure.message}: {raw[:300]!r}",
                 reason="cas_bad_response", status=502, link=_login_again(next_path), link_label=_("Réessayer"),
             ) from None
         raise CasRefusal(
-            "Ta connexion a expiré, reconnecte-toi.",
+            _("Ta connexion a expiré, reconnecte-toi."),
             log_message=f"ticket refused by CAS: {failure.code} {failure.message}",
             reason="ticket_refused", status=403, link=_login_again(next_path), link_label=_("Me reconnecter"),
         ) from None
@@ -107,8 +107,8 @@ def validate(ticket: str, next_path: str) -> ent_attributes.Profile:
         return ent_attributes.derive(user, ent_attributes.Mapping.from_settings(settings))
     except ent_attributes.RoleRefused as refused:
         raise CasRefusal(
-            "Capytale est réservé aux enseignants et aux élèves. Ton compte ENT ne permet pas de l'utiliser ; "
-            "si tu penses que c'est une erreur, adresse-toi à l'établissement.",
+            _("Capytale est réservé aux enseignants et aux élèves. Ton compte ENT ne permet pas de l'utiliser ; "
+              "si tu penses que c'est une erreur, adresse-toi à l'établissement."),
             log_message=f"{refused.uid} refused: profiles {refused.profiles}",
             reason="role_not_allowed", status=403, link=logout_url(), link_label=_("Me déconnecter de l'ENT"),
         ) from None
@@ -128,7 +128,7 @@ def callback():
         return login_redirect(next_path)
     session = db.session()
     if session.get(ServiceTicket, ticket) is not None:
-        raise CasRefusal("Ta connexion a expiré, reconnecte-toi.", log_message=f"ticket {ticket[:12]}… replayed",
+        raise CasRefusal(_("Ta connexion a expiré, reconnecte-toi."), log_message=f"ticket {ticket[:12]}… replayed",
                          reason="ticket_replayed", status=403, link=_login_again(next_path),
                          link_label=_("Me reconnecter"))
     profile = validate(ticket, next_path)

@@ -111,7 +111,7 @@ def dev_login():
 def whoami():
     identity = web.current_identity()
     if identity is None:
-        return jsonify({"error": "Tu n'es pas connecté·e.", "reason": "login_required"}), 401
+        return jsonify({"error": _("Tu n'es pas connecté·e."), "reason": "login_required"}), 401
     return jsonify(identity.public())
 
 

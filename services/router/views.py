@@ -81,7 +81,7 @@ def teacher_space():
     try:
         reply = ensure_server(node, identity)
     except RpcTimeout:
-        return waiting_page(SPACE_PATH, request.args.get("attempt", default=0, type=int), "Mon espace Jupyter")
+        return waiting_page(SPACE_PATH, request.args.get("attempt", default=0, type=int), _("Mon espace Jupyter"))
     grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
     return redirect(f"{reply['prefix']}lab?grant={grant}")
 
