@@ -20,7 +20,7 @@ def test_the_base_backend_does_nothing_silently():
     base = Backend()
     handle = ServerHandle(user_key="k", socket_path="/s", started_at=0.0, instance="i1", pid=1)
     for call in (lambda: base.start("k", Path("/r"), Path("/s"), "/n/1/u/k/", "i1"), lambda: base.stop(handle, 1.0),
-                 lambda: base.is_alive(handle), base.list_running):
+                 lambda: base.is_alive(handle), base.list_running, lambda: base.memory_bytes([handle])):
         with pytest.raises(NotImplementedError):
             call()
 
