@@ -51,6 +51,12 @@ class NodeServers:
     def base_url(self, user_key: str) -> str:
         return f"{route_prefix(self.node)}{user_key}/"
 
+    def workspace(self, user_key: str) -> Path:
+        """The student's root_dir: ``<data root>/users/<key>/`` (made when missing)."""
+        root_dir = self.data_root / "users" / user_key
+        root_dir.mkdir(parents=True, exist_ok=True)
+        return root_dir
+
     def handles(self) -> list[ServerHandle]:
         with self._handles_lock:
             return sorted(self._handles.values(), key=lambda handle: handle.user_key)
@@ -63,6 +69,7 @@ class NodeServers:
         asks with ``lab``, a student never does."""
         check_user_key(user_key)
         with self._locks.hold(user_key):
+            self.backend.prepare_workspace(self.workspace(user_key))
             handle = self._get(user_key)
             if handle is not None and self.backend.is_alive(handle):
                 self._route(handle)  # idempotent: puts back a route CHP lost
@@ -120,8 +127,7 @@ class NodeServers:
     # --- one student ---------------------------------------------------------------------------
 
     def _start(self, user_key: str, lab: bool) -> ServerHandle:
-        root_dir = self.data_root / "users" / user_key
-        root_dir.mkdir(parents=True, exist_ok=True)
+        root_dir = self.workspace(user_key)
         socket_path = self.node_dir.socket_path(user_key, own_folder=self.backend.socket_folder)
         socket_path.unlink(missing_ok=True)
         began = time.monotonic()

@@ -103,3 +103,7 @@ class Backend:
 
     def close(self) -> None:
         """Release what :meth:`open` took; the servers keep running."""
+
+    def prepare_workspace(self, root_dir: Path) -> None:
+        """Make the workspace usable by the server, at every ensure (files the platform added since
+        the server started among them); nothing to do when the server runs as the platform's user."""

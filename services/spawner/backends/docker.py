@@ -110,6 +110,10 @@ class DockerBackend(Backend):
             self._client.close()
             self._client = None
 
+    def prepare_workspace(self, root_dir: Path) -> None:
+        """What the platform wrote there (a new activity's copy) becomes the student's, who may change it."""
+        _give(Path(root_dir), self.uid, self.gid)
+
     def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
               lab: bool = False) -> ServerHandle:
         name = container_name(self.namespace, self.node, user_key)
@@ -117,7 +121,6 @@ class DockerBackend(Backend):
         socket_dir = Path(socket_path).parent
         socket_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         _give(socket_dir, self.uid, self.gid)
-        _give(Path(root_dir), self.uid, self.gid)
         spec = container_spec(ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url, log_path="",
             runtime_dir="", grant_public_key="", instance=instance, secure_cookies=self.secure_cookies,
