@@ -13,15 +13,17 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def _places(container_id: str, root: Path) -> list[tuple[Path, str, str]]:
-    """(folder, usage file, inactive-cache key of memory.stat) where each layout keeps the container."""
+def container_file(container_id: str, controller: str, v2_name: str, v1_name: str,
+                   root: Path = CGROUP_ROOT) -> Path | None:
+    """The container's ``v2_name`` (cgroup v2) or ``v1_name`` (in the v1 ``controller``), where it exists."""
     scope = f"docker-{container_id}.scope"
-    return [
-        (root / "system.slice" / scope, "memory.current", "inactive_file"),  # v2, systemd driver
-        (root / "docker" / container_id, "memory.current", "inactive_file"),  # v2, cgroupfs driver
-        (root / "memory" / "docker" / container_id, "memory.usage_in_bytes", "total_inactive_file"),  # v1, cgroupfs
-        (root / "memory" / "system.slice" / scope, "memory.usage_in_bytes", "total_inactive_file"),  # v1, systemd
-    ]
+    candidates = (
+        root / "system.slice" / scope / v2_name,  # v2, systemd driver
+        root / "docker" / container_id / v2_name,  # v2, cgroupfs driver
+        root / controller / "docker" / container_id / v1_name,  # v1, cgroupfs driver
+        root / controller / "system.slice" / scope / v1_name,  # v1, systemd driver
+    )
+    return next((path for path in candidates if path.exists()), None)
 
 
 def _stat_value(stat_file: Path, key: str) -> int:
@@ -37,20 +39,33 @@ def _stat_value(stat_file: Path, key: str) -> int:
 
 def container_memory_bytes(container_id: str, root: Path = CGROUP_ROOT) -> int | None:
     """Memory the container's processes use now, without inactive page cache; None if not found here."""
-    for folder, usage_name, inactive_key in _places(container_id, root):
-        try:
-            usage = int((folder / usage_name).read_text())
-        except (OSError, ValueError):
-            continue
-        return max(0, usage - _stat_value(folder / "memory.stat", inactive_key))
-    return None
+    usage = container_file(container_id, "memory", "memory.current", "memory.usage_in_bytes", root)
+    if usage is None:
+        return None
+    try:
+        used = int(usage.read_text())
+    except (OSError, ValueError):
+        return None
+    inactive = "inactive_file" if usage.name == "memory.current" else "total_inactive_file"
+    return max(0, used - _stat_value(usage.with_name("memory.stat"), inactive))
 
 
 def oom_kills(container_id: str, root: Path = CGROUP_ROOT) -> int | None:
-    """How many processes of the container the kernel killed for memory (``oom_kill``); None if unknown."""
-    for folder, _usage, _inactive in _places(container_id, root):
-        for name in ("memory.events", "memory.oom_control"):  # v2, v1
-            path = folder / name
-            if path.exists():
-                return _stat_value(path, "oom_kill")
-    return None
+    """How many processes of the container the kernel killed for memory; None if unknown."""
+    events = container_file(container_id, "memory", "memory.events", "memory.oom_control", root)
+    return None if events is None else _stat_value(events, "oom_kill")
+
+
+def process_count(container_id: str, root: Path = CGROUP_ROOT) -> int | None:
+    """Processes and threads in the container now (what its process limit counts); None if unknown."""
+    current = container_file(container_id, "pids", "pids.current", "pids.current", root)
+    try:
+        return None if current is None else int(current.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def fork_refusals(container_id: str, root: Path = CGROUP_ROOT) -> int | None:
+    """How many times the container's process limit refused a new process; None if unknown."""
+    events = container_file(container_id, "pids", "pids.events", "pids.events", root)
+    return None if events is None else _stat_value(events, "max")

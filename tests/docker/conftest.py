@@ -22,8 +22,8 @@ import pytest
 from capytale.stack import dockerd, notebook_image
 
 # Small limits, so that the fork bomb and the memory hog meet them fast.
-MEMORY_MB = 256
-PIDS = 64
+MEMORY_MB = 512
+PIDS = 128
 
 
 @dataclass(frozen=True)
