@@ -46,7 +46,7 @@ def backend(request):
 def test_a_backend_starts_finds_and_stops_a_server(backend):
     root = backend.root / "kconform"
     root.mkdir(parents=True)
-    socket_path = backend.node_dir.socket_path("kconform")
+    socket_path = backend.node_dir.socket_path("kconform", own_folder=backend.socket_folder)
     handle = backend.start("kconform", root, socket_path, "/n/1/u/kconform/", "i1")
     backend.node_dir.save(handle)
     assert handle.user_key == "kconform" and handle.socket_path == str(socket_path)

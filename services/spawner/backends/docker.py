@@ -116,6 +116,8 @@ class DockerBackend(Backend):
 
     def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
               lab: bool = False) -> ServerHandle:
+        if Path(socket_path) != self.node_dir.socket_path(user_key, own_folder=True):
+            raise ValueError(f"the socket of a container must be alone in its folder, not {socket_path}")  # mounted
         name = container_name(self.namespace, self.node, user_key)
         self._remove_named(name, user_key)  # what a server that died left behind
         socket_dir = Path(socket_path).parent
