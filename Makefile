@@ -9,13 +9,16 @@ CHP := node_modules/.bin/configurable-http-proxy
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: deps ## The whole platform on this machine (embedded defaults); Ctrl-C stops it all
 	$(PY) -m capytale.stack run
 
 test: deps ## The whole suite, against the real parts
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+notebook-image: deps ## The notebook image of the docker backend, built locally (cached in .cache/)
+	$(PY) -m capytale.stack.notebook_image
 
 bench: deps ## Benchmark the main flow through HAProxy; figures to bench-results.json
 	$(PY) -m tests.bench
@@ -32,10 +35,10 @@ $(CHP): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-system-packages: ## Debian packages (haproxy), and RabbitMQ/PostgreSQL started when installed
+system-packages: ## Debian packages (haproxy, rabbitmq, docker.io, mmdebstrap), RabbitMQ/PostgreSQL started
 	@scripts/system-packages.sh
 
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var
 
-.PHONY: help run test bench deps system-packages clean
+.PHONY: help run test notebook-image bench deps system-packages clean
