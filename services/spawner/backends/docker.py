@@ -123,6 +123,7 @@ class DockerBackend(Backend):
         socket_dir = Path(socket_path).parent
         socket_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         _give(socket_dir, self.uid, self.gid)
+        self.prepare_workspace(root_dir)
         spec = container_spec(ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url, log_path="",
             runtime_dir="", grant_public_key="", instance=instance, secure_cookies=self.secure_cookies,
