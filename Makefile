@@ -17,6 +17,9 @@ run: deps ## The whole platform on this machine (embedded defaults); Ctrl-C stop
 test: deps ## The whole suite, against the real parts
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+run-docker: deps ## The same, students' servers in containers (docker backend; starts a dockerd if none runs)
+	$(PY) -m capytale.stack run --docker
+
 notebook-image: deps ## The notebook image of the docker backend, built locally (cached in .cache/)
 	$(PY) -m capytale.stack.notebook_image
 
@@ -41,4 +44,4 @@ system-packages: ## Debian packages (haproxy, rabbitmq, docker.io, mmdebstrap), 
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var
 
-.PHONY: help run test notebook-image bench deps system-packages clean
+.PHONY: help run run-docker test notebook-image bench deps system-packages clean
