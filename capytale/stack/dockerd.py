@@ -56,6 +56,10 @@ def answers(url: str) -> bool:
         client.close()
 
 
+def dockerd_binary() -> str | None:
+    return shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
+
+
 @contextlib.contextmanager
 def engine(log_path: Path | None = None) -> Iterator[str]:
     """The URL of an engine that answers, for the duration of the block."""
@@ -68,7 +72,7 @@ def engine(log_path: Path | None = None) -> Iterator[str]:
         if answers(running):
             yield running
             return
-    dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
+    dockerd = dockerd_binary()
     if dockerd is None:
         raise NoEngine(f"no Docker engine answers at {url} and dockerd is not installed (make deps installs docker.io)")
     if os.geteuid() != 0:

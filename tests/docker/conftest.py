@@ -47,21 +47,24 @@ class Engine:
 def engine(request, tmp_path_factory):
     """The Docker engine and the notebook image's tag; skips with the reason where no engine can be started."""
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
 
-    def progress(line: str) -> None:
-        if terminal is not None:
-            terminal.write_line(f"[notebook image] {line}")
+    def progress(line: str) -> None:  # on the terminal as it happens: a cold build takes a minute or two
+        if terminal is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                terminal.write_line(f"[docker] {line}")
 
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(dockerd.engine(tmp_path_factory.mktemp("dockerd") / "dockerd.log"))
         except dockerd.NoEngine as exc:
             pytest.skip(f"no Docker engine: {exc}")
+        progress(f"engine {url}")
         client = docker.DockerClient(base_url=url, timeout=600)
         stack.callback(client.close)
         began = time.monotonic()
         image = notebook_image.ensure_image(client, progress)
-        progress(f"{image} in {time.monotonic() - began:.1f} s")
+        progress(f"notebook image {image} in {time.monotonic() - began:.1f} s")
         yield Engine(url, image, client)
 
 
