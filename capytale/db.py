@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,9 +48,26 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
         metadata.create_all(engine)
 
 
+class SchemaOutdated(RuntimeError):
+    """The database was made by an older version of the service (no migrations yet)."""
+
+
+def check_columns(engine: Engine, metadata: MetaData) -> None:
+    """Stop with a plain message when a table lacks columns this version needs."""
+    found = inspect(engine)
+    for table in metadata.sorted_tables:
+        missing = {column.name for column in table.columns} - {c["name"] for c in found.get_columns(table.name)}
+        if missing:
+            raise SchemaOutdated(
+                f"table {table.name} of {engine.url.render_as_string(hide_password=True)} lacks the columns "
+                f"{', '.join(sorted(missing))}: it was made by an older version. Locally, `make clean` starts "
+                "afresh; a deployment needs a migration.")
+
+
 def init_app(app: Flask, url: str, metadata: MetaData) -> None:
     engine = make_engine(url)
     create_tables(engine, metadata)
+    check_columns(engine, metadata)
     app.extensions["capytale.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

@@ -16,7 +16,9 @@ from typing import Any, Callable, Mapping
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from capytale import logs, revocations, settings as settings_module
+from flask_babel import lazy_gettext as _l
+
+from capytale import i18n, logs, revocations, settings as settings_module
 from capytale.errors import PlatformError
 from capytale.tokens import Identity, InvalidToken, SessionVerifier, load_public_key
 
@@ -27,16 +29,28 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 common = Blueprint("capytale", __name__, template_folder="templates", static_folder="static")
 
 STATUS_MESSAGES = {
-    400: "La demande n'a pas pu être comprise.",
-    401: "Il faut te connecter pour continuer.",
-    403: "Tu n'as pas accès à cette page.",
-    404: "Cette page n'existe pas (ou plus).",
-    405: "Cette action n'est pas possible ici.",
-    413: "Le fichier envoyé est trop gros.",
-    500: "Une erreur inattendue s'est produite. Réessaie dans un instant.",
-    502: "Un service de la plateforme ne répond pas. Réessaie dans un instant.",
-    503: "La plateforme est momentanément indisponible. Réessaie dans un instant.",
+    400: _l("La demande n'a pas pu être comprise."),
+    401: _l("Il faut te connecter pour continuer."),
+    403: _l("Tu n'as pas accès à cette page."),
+    404: _l("Cette page n'existe pas (ou plus)."),
+    405: _l("Cette action n'est pas possible ici."),
+    413: _l("Le fichier envoyé est trop gros."),
+    500: _l("Une erreur inattendue s'est produite. Réessaie dans un instant."),
+    502: _l("Un service de la plateforme ne répond pas. Réessaie dans un instant."),
+    503: _l("La plateforme est momentanément indisponible. Réessaie dans un instant."),
 }
+
+# Pages run no script but the platform's own files, load nothing from elsewhere, and cannot be framed:
+# a notebook's HTML shown to a teacher (sanitized already) could not run anything even if it slipped through.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[str, Any] | None = None) -> Flask:
@@ -50,6 +64,8 @@ def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[
     app.extensions["capytale.sessions"] = SessionVerifier(load_public_key(settings["SESSION_PUBLIC_KEY"]))
     app.register_blueprint(common, url_prefix=f"{url_prefix}/_common")
     app.before_request(_refuse_cross_site)
+    app.after_request(_security_headers)
+    i18n.init_app(app)
     app.register_error_handler(PlatformError, _platform_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -149,6 +165,7 @@ def _refuse_cross_site() -> None:
 
 def error_response(message: str, status: int, reason: str, **page: str):
     """JSON under ``/api/``, else the error page (``page``: heading, link, link_label)."""
+    message = str(message)  # a lazily translated text becomes this request's language
     if wants_json():
         return jsonify({"error": message, "reason": reason}), status
     return render_template("capytale/error.html", message=message, status=status, **page), status

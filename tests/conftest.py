@@ -12,10 +12,18 @@ from capytale.tokens import Identity, SessionSigner, ensure_development_keys, lo
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "notebooks"
 
 
-def postgres_reachable() -> bool:
+def _answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def postgres_reachable() -> bool:
+    return _answers(5432)
+
+
+def rabbitmq_reachable() -> bool:
+    return _answers(5672)
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +41,9 @@ def var_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def make_identity(name: str, role: str) -> Identity:
+def make_identity(name: str, role: str, classes: tuple[str, ...] = ()) -> Identity:
     return Identity(uid=name, name=name, role=role, key=f"k{uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:19]}",
-                    sid=uuid.uuid4().hex)
+                    sid=uuid.uuid4().hex, classes=classes)
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from flask import Blueprint, Response, jsonify, request
 from capytale import db, web
 from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
-from services.activities import events, storage
+from services.activities import events, presence, storage
 from services.activities.copies import copies_of, copy_of, ensure_copy, read_notebook
 from services.activities.masters import activity_json, create_activity, find_activity, owned_activities
-from services.activities.uploads import read_upload
+from services.activities.uploads import read_switch, read_upload
 
 log = logging.getLogger("capytale.activities")
 
@@ -29,10 +29,12 @@ NOTEBOOK_MIMETYPE = "application/x-ipynb+json"
 @bp.post("/activities")
 @login_required("teacher")
 def create():
-    """Create an activity from ``notebook``, ``title`` and ``annex`` files: 201, or 400 saying why not."""
+    """Create an activity from ``notebook``, ``title``, ``instructions``, ``protect_cells`` and ``annex`` files:
+    201, or 400 saying why not."""
     teacher = current_identity()
     upload = read_upload(request, web.settings())
-    activity = create_activity(db.session(), storage.current(), teacher, upload)
+    activity = create_activity(db.session(), storage.current(), teacher, upload,
+                               protect_cells=read_switch(request.form, "protect_cells"))
     log.info("%s created activity %s (%s) from %r", teacher.uid, activity.id, activity.code, upload.notebook.name)
     return activity_json(activity, upload.notebook.name, web.settings()["PUBLIC_URL"]), 201
 
@@ -51,7 +53,8 @@ def list_activities():
 def list_copies(activity_id: int):
     """The students' copies of the caller's activity, with when each was last saved."""
     activity = find_activity(db.session(), activity_id, current_identity())
-    return jsonify([view.as_json() for view in copies_of(db.session(), storage.current(), activity)])
+    views = copies_of(db.session(), storage.current(), activity, presence.working_now())
+    return jsonify([view.as_json() for view in views])
 
 
 @bp.get("/activities/<int:activity_id>/copies/<uid>/notebook")

@@ -20,6 +20,7 @@ from capytale.tokens import Identity
 from services.activities.masters import current_version
 from services.activities.models import Activity, Copy, iso
 from services.activities.names import folder_name, inside
+from services.activities.protection import prepared_copy
 from services.activities.storage import Storage, modified_at
 
 
@@ -45,6 +46,11 @@ def activity_by_code(session: Session, code: str) -> Activity:
     if activity is None:
         raise PlatformError("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e.",
                             log_message=f"unknown share code {code!r}", reason="unknown_code", status=404)
+    if activity.deleted_at is not None:
+        raise PlatformError("Cette activité a été supprimée par ton enseignant·e. Si tu en avais une copie, elle est "
+                            "toujours dans ton espace.", heading="Activité supprimée",
+                            log_message=f"share code {code!r} of deleted activity {activity.id}",
+                            reason="activity_deleted", status=410)
     return activity
 
 
@@ -58,12 +64,23 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     existing = _copy_of(session, activity.id, student.uid)
     if existing is not None:
         return EnsuredCopy(activity, existing, created=False)
+    if not activity.is_open:
+        raise PlatformError("Cette activité est fermée : ton enseignant·e ne la distribue plus pour le moment. "
+                            "Demande-lui de la rouvrir si tu dois la faire.", heading="Activité fermée",
+                            log_message=f"activity {activity.id} is closed: no copy for {student.uid}",
+                            reason="activity_closed", status=403)
     version = current_version(session, activity)
     folder = folder_name(activity.title, activity.code)
-    storage.copy_missing(storage.master_dir(activity.id, version.number), version.files,
-                         inside(storage.user_dir(student.key), folder))
+    master = storage.master_dir(activity.id, version.number)
+    contents = {}
+    prepared = prepared_copy(inside(master, version.notebook).read_bytes(), activity.protect_cells,
+                             activity.instructions)
+    if prepared is not None:
+        contents[version.notebook] = prepared
+    storage.copy_missing(master, version.files, inside(storage.user_dir(student.key), folder), contents)
     copy = Copy(activity_id=activity.id, uid=student.uid, name=student.name, user_key=student.key,
-                folder=folder, notebook=version.notebook, version=version.number)
+                class_name=", ".join(student.classes), folder=folder, notebook=version.notebook,
+                version=version.number)
     session.add(copy)
     try:
         session.commit()
@@ -75,17 +92,19 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
 
 @dataclass(frozen=True)
 class CopyView:
-    """A copy as its teacher sees it: the record, and when the student last saved it."""
+    """A copy as its teacher sees it: the record, when the student last saved it, whether they work now."""
 
     copy: Copy
     updated_at: datetime | None
+    working: bool = False
 
     def as_json(self) -> dict:
         return {
-            "student": {"uid": self.copy.uid, "name": self.copy.name},
+            "student": {"uid": self.copy.uid, "name": self.copy.name, "class": self.copy.class_name},
             "created_at": iso(self.copy.created_at),
             "updated_at": iso(self.updated_at) if self.updated_at else None,
             "folder": self.copy.folder, "notebook": self.copy.notebook, "version": self.copy.version,
+            "working": self.working,
         }
 
 
@@ -93,10 +112,11 @@ def notebook_path(storage: Storage, copy: Copy) -> Path:
     return storage.copy_file(copy.user_key, copy.folder, copy.notebook)
 
 
-def copies_of(session: Session, storage: Storage, activity: Activity) -> list[CopyView]:
-    """Every student's copy of ``activity``, by student name."""
+def copies_of(session: Session, storage: Storage, activity: Activity,
+              working: frozenset[str] = frozenset()) -> list[CopyView]:
+    """Every student's copy of ``activity``, by student name; ``working``: user keys of students at work now."""
     copies = session.scalars(select(Copy).where(Copy.activity_id == activity.id).order_by(Copy.name, Copy.uid))
-    return [CopyView(copy, modified_at(notebook_path(storage, copy))) for copy in copies]
+    return [CopyView(copy, modified_at(notebook_path(storage, copy)), copy.user_key in working) for copy in copies]
 
 
 def copy_of(session: Session, activity: Activity, uid: str) -> Copy:

@@ -21,7 +21,7 @@ class EventPublisher:
     """Publishes events from one background thread, so that requests never wait for RabbitMQ."""
 
     def __init__(self, amqp_url: str, topology: Topology):
-        self._bus = Bus(amqp_url, "activities", topology)
+        self.bus = Bus(amqp_url, "activities", topology)  # also carries the presence subscription
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="activities-events")
 
     def publish(self, event_type: str, body: dict) -> Future:
@@ -30,7 +30,7 @@ class EventPublisher:
 
     def _send(self, message: Envelope) -> None:
         try:
-            self._bus.publish(message.type, message, timeout=PUBLISH_TIMEOUT)
+            self.bus.publish(message.type, message, timeout=PUBLISH_TIMEOUT)
         except MessagingUnavailable as exc:
             log.warning("event %s %s not published (RabbitMQ unavailable: %s)", message.type, message.body, exc)
         except Exception:  # noqa: BLE001 - best effort: log with the traceback, never fail the caller

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -43,6 +43,11 @@ class Activity(Base):
     owner_name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
+    instructions: Mapped[str] = mapped_column(Text, default="")  # shown to the teacher, and above the copy
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)  # closed: no new copy, existing ones kept
+    protect_cells: Mapped[bool] = mapped_column(Boolean, default=False)  # master cells read-only in new copies
+    cloned_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MasterVersion(Base):
@@ -68,6 +73,7 @@ class Copy(Base):
     uid: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     user_key: Mapped[str] = mapped_column(String(64))
+    class_name: Mapped[str] = mapped_column(String(255), default="")  # the student's class(es) at the first visit
     folder: Mapped[str] = mapped_column(String(255))
     notebook: Mapped[str] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer)

@@ -1,33 +1,51 @@
 """A student's notebook made ready for a read-only page, with nothing from the student run.
 
-Cells keep their order.  Markdown and raw cells are given as text (the page
-shows it escaped; no HTML a student wrote is ever rendered), code as text,
-outputs as text (streams, ``text/plain``, error tracebacks without their ANSI
-colour codes) or as images, for ``image/png`` and ``image/jpeg`` only and only
-when their data is plain base64.  Other kinds of output are named, not shown.
+Cells keep their order.  Markdown is rendered (CommonMark and tables, by
+markdown-it-py) and the HTML it gives, together with any HTML output
+(``text/html``: a pandas table…), goes through nh3's allow-list sanitizer:
+no ``<script>``, ``<style>``, ``<iframe>``, form, event attribute (``onerror=``)
+or ``javascript:`` URL survives.  Raw cells and code are text, escaped by the
+template; outputs are text (streams, ``text/plain``, error tracebacks without
+their ANSI colour codes) or images, for ``image/png`` and ``image/jpeg`` only and
+only when their data is plain base64.  Other kinds of output are named, not
+shown.  The page's Content-Security-Policy (:mod:`capytale.web`) is the second
+wall: even a sanitizer bug could not run a script there.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+import nh3
 from jsonschema import ValidationError
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from capytale.errors import PlatformError
 from services.activities.notebooks import as_v4
+from services.activities.protection import is_protected
 
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 IMAGE_TYPES = ("image/png", "image/jpeg")
+MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+# Links open outside the platform's page and tell the target nothing of where they come from.
+LINK_REL = "noopener noreferrer nofollow"
+
+
+def sanitized(html: str) -> Markup:
+    """``html`` with only harmless tags and attributes left (nh3's defaults: no scripts, no handlers)."""
+    return Markup(nh3.clean(html, link_rel=LINK_REL, url_schemes={"http", "https", "mailto", "data"}))
 
 
 @dataclass(frozen=True)
 class Output:
-    """One output: ``text``, an image as a ``data:`` URI, or only the ``hidden`` kind's name."""
+    """One output: ``text``, sanitized ``html``, an image as a ``data:`` URI, or only the ``hidden`` kind's name."""
 
     text: str | None = None
     image: str | None = None
     hidden: str | None = None
+    html: Markup | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,8 @@ class Cell:
     source: str
     execution_count: int | None = None
     outputs: list[Output] = field(default_factory=list)
+    html: Markup | None = None  # markdown cells, rendered then sanitized
+    protected: bool = False  # the teacher's cell, read-only in the student's copy
 
 
 def _text(value: object) -> str:
@@ -66,6 +86,8 @@ def _output(output: dict) -> Output:
     for mime in IMAGE_TYPES:
         if mime in data and (uri := _image(mime, data[mime])):
             return Output(image=uri)
+    if "text/html" in data:
+        return Output(html=sanitized(_text(data["text/html"])))
     if "text/plain" in data:
         return Output(text=strip_ansi(_text(data["text/plain"])))
     return Output(hidden=", ".join(sorted(data)) or str(kind))
@@ -84,7 +106,11 @@ def render_cells(text: str) -> list[Cell]:
 
 def _cell(cell: dict) -> Cell:
     kind = cell.get("cell_type")
+    source = _text(cell.get("source"))
+    teacher = is_protected(cell)
     if kind == "code":
-        return Cell(kind, _text(cell.get("source")), cell.get("execution_count"),
-                    [_output(output) for output in cell.get("outputs", [])])
-    return Cell(kind if kind == "markdown" else "raw", _text(cell.get("source")))
+        return Cell(kind, source, cell.get("execution_count"),
+                    [_output(output) for output in cell.get("outputs", [])], protected=teacher)
+    if kind == "markdown":
+        return Cell(kind, source, html=sanitized(MARKDOWN.render(source)), protected=teacher)
+    return Cell("raw", source, protected=teacher)

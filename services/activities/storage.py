@@ -20,7 +20,7 @@ import shutil
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from flask import Flask, current_app
 
@@ -99,26 +99,38 @@ class Storage:
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(target)
 
-    def remove_activity(self, activity_id: int) -> None:
-        shutil.rmtree(self.masters / str(int(activity_id)), ignore_errors=True)
+    def remove_version(self, activity_id: int, version: int) -> None:
+        """Remove a version that was published but not committed (an activity left empty goes too)."""
+        shutil.rmtree(self.master_dir(activity_id, version), ignore_errors=True)
+        try:
+            (self.masters / str(int(activity_id))).rmdir()
+        except OSError:
+            pass  # other versions are there
 
     # --- students' copies -----------------------------------------------------------------
 
     @staticmethod
-    def copy_missing(source: Path, files: Iterable[str], target: Path) -> None:
-        """Copy ``files`` from ``source`` into ``target`` where ``target`` does not have them yet."""
+    def copy_missing(source: Path, files: Iterable[str], target: Path,
+                     contents: Mapping[str, bytes] | None = None) -> None:
+        """Copy ``files`` from ``source`` into ``target`` where ``target`` does not have them yet;
+        a file named in ``contents`` is written with those bytes instead of the source's."""
         for relative in files:
             destination = inside(target, relative)
             destination.parent.mkdir(parents=True, exist_ok=True)
-            _copy_without_replacing(inside(source, relative), destination)
+            given = (contents or {}).get(relative)
+            _copy_without_replacing(inside(source, relative), destination, given)
 
 
-def _copy_without_replacing(source: Path, destination: Path) -> None:
-    """Copy ``source`` to ``destination`` unless it exists; never a half-written file under its name."""
+def _copy_without_replacing(source: Path, destination: Path, content: bytes | None = None) -> None:
+    """Copy ``source`` (or write ``content``) to ``destination`` unless it exists; never a half-written
+    file under its name."""
     if destination.exists():
         return
     aside = destination.parent / f".capytale-{secrets.token_hex(8)}.part"
-    shutil.copyfile(source, aside)
+    if content is None:
+        shutil.copyfile(source, aside)
+    else:
+        aside.write_bytes(content)
     try:
         os.link(aside, destination)  # atomic, and refuses an existing name
     except FileExistsError:

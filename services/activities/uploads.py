@@ -1,7 +1,9 @@
 """What a teacher sends to create an activity, read and checked before anything is stored.
 
-The form (JSON interface or page) has ``notebook`` (one ``.ipynb``), ``title``
-and ``annex`` (any number of files, possibly in sub-folders).  :func:`read_upload`
+The form (JSON interface or page) has ``notebook`` (one ``.ipynb``), ``title``,
+``instructions`` (a short text for the students) and ``annex`` (any number of
+files, possibly in sub-folders).  A new version of a master is the same form
+without title nor instructions.  :func:`read_upload`
 checks each part and raises a :class:`PlatformError` (400, or 413 when the whole
 upload is too big) naming what is wrong; nothing is written until it returns.
 (Two files sharing one name are found when they are staged, see :mod:`masters`.)
@@ -21,6 +23,7 @@ from services.activities.names import checked_path, nfc, without_controls
 from services.activities.notebooks import EXTENSION, CheckedNotebook, check_notebook
 
 MAX_TITLE_CHARS = 200
+MAX_INSTRUCTIONS_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Upload:
     title: str
     notebook: CheckedNotebook
     annexes: tuple[tuple[str, FileStorage], ...]
+    instructions: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -37,10 +41,10 @@ class Upload:
         return [self.notebook.name, *(name for name, _ in self.annexes)]
 
 
-def read_upload(request: Request, settings: Settings) -> Upload:
-    """The checked upload of this request, or a :class:`PlatformError` saying what is wrong."""
+def sent_form(request: Request, settings: Settings) -> tuple[ImmutableMultiDict, ImmutableMultiDict]:
+    """The request's files and fields, or a 413 :class:`PlatformError` saying how much is allowed."""
     try:
-        files, form = request.files, request.form
+        return request.files, request.form
     except RequestEntityTooLarge:
         raise PlatformError(
             f"L'envoi est trop gros : le notebook et ses fichiers annexes ensemble ne doivent pas dépasser "
@@ -48,8 +52,14 @@ def read_upload(request: Request, settings: Settings) -> Upload:
             log_message=f"upload of {request.content_length} bytes refused (MAX_UPLOAD_MB)",
             reason="upload_too_big", status=413,
         ) from None
+
+
+def read_upload(request: Request, settings: Settings) -> Upload:
+    """The checked upload of this request, or a :class:`PlatformError` saying what is wrong."""
+    files, form = sent_form(request, settings)
     notebook = _read_notebook(files, settings["MAX_NOTEBOOK_MB"] * 1024 * 1024)
-    return Upload(_title(form, notebook.name), notebook, tuple(_read_annexes(files)))
+    return Upload(title_from(form.get("title", ""), notebook.name), notebook, tuple(_read_annexes(files)),
+                  instructions_from(form.get("instructions", "")))
 
 
 def _read_notebook(files: ImmutableMultiDict, max_bytes: int) -> CheckedNotebook:
@@ -76,11 +86,29 @@ def _is_empty(annex: FileStorage) -> bool:
     return empty
 
 
-def _title(form: ImmutableMultiDict, notebook_name: str) -> str:
+def title_from(raw: str, notebook_name: str) -> str:
     """The title as given (NFC, one line), else the notebook's name without ``.ipynb``."""
-    title = without_controls(" ".join(nfc(form.get("title", "")).split()))
+    title = without_controls(" ".join(nfc(raw).split()))
     title = title or notebook_name[: -len(EXTENSION)].strip() or notebook_name
     if len(title) > MAX_TITLE_CHARS:
         raise PlatformError(f"Le titre est trop long ({len(title)} caractères) : {MAX_TITLE_CHARS} au plus.",
                             log_message=f"title of {len(title)} chars", reason="title_too_long", status=400)
     return title
+
+
+def instructions_from(raw: str) -> str:
+    """The instructions as typed (NFC, line breaks kept, other control characters dropped)."""
+    lines = nfc(raw).replace("\r\n", "\n").split("\n")
+    text = "\n".join(without_controls(line).rstrip() for line in lines).strip()
+    if len(text) > MAX_INSTRUCTIONS_CHARS:
+        raise PlatformError(f"La consigne est trop longue ({len(text)} caractères) : {MAX_INSTRUCTIONS_CHARS} au plus.",
+                            log_message=f"instructions of {len(text)} chars", reason="instructions_too_long",
+                            status=400)
+    return text
+
+
+def read_switch(form: ImmutableMultiDict, name: str, default: bool = False) -> bool:
+    """A check box or a JSON-ish flag: ``on``, ``true``, ``1``, ``oui`` are yes; absent is ``default``."""
+    if name not in form:
+        return default
+    return form.get(name, "").strip().lower() in ("on", "true", "1", "yes", "oui")

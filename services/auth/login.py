@@ -98,7 +98,9 @@ def dev_login():
             raise PlatformError(error, reason="bad_dev_login", status=400)
         return render_template("auth/dev_login.html", next=next_path, roles=ROLES, error=error,
                                username=username), 400
-    identity = open_session(username, username, role)
+    classes = tuple(name for name in (" ".join(part.split()) for part in request.form.get("classes", "").split(","))
+                    if name and len(name) <= MAX_NAME and not any(ord(c) < 32 for c in name))
+    identity = open_session(username, username, role, classes=classes)
     response = redirect(next_path)
     sessions.set_session_cookie(response, identity)
     return response

@@ -19,6 +19,8 @@ bp = Blueprint("router", __name__, url_prefix="/s", template_folder="templates")
 log = logging.getLogger("capytale.router")
 
 SHARE_CODE_IN_PATH = re.compile(r"/notebooks/[^/]* \(([a-z0-9]{4,16})\)/")  # the copy's folder ends with its code
+LAB_IN_PATH = re.compile(r"^/n/\d+/u/[a-z0-9]+/lab(/|$|\?)")  # a teacher's space
+SHARE_CODE = re.compile(r"[A-Za-z0-9]{4,16}")
 RETRY_SECONDS = 2
 MAX_ATTEMPTS = 45  # about a minute and a half of waiting page before saying it failed
 
@@ -32,6 +34,17 @@ def init_app(app: Flask) -> None:
     app.extensions["capytale.activities"] = ServiceSession()
 
 
+@bp.get("/")
+def enter_code():
+    """Where a student types the short code the teacher shows (``/s/?code=AB12CD34`` goes there)."""
+    typed = "".join(request.args.get("code", "").split())
+    if typed:
+        if SHARE_CODE.fullmatch(typed):
+            return redirect(f"/s/{typed.lower()}")
+        return render_template("router/enter_code.html", code=typed, error=True), 400
+    return render_template("router/enter_code.html", code="", error=False)
+
+
 @bp.get("/<code>")
 def open_share(code: str):
     identity = web.current_identity()
@@ -43,17 +56,41 @@ def open_share(code: str):
     try:
         reply = ensure_server(node, identity)
     except RpcTimeout:
-        return waiting_page(code, attempt, copy)
+        return waiting_page(f"/s/{urllib.parse.quote(code)}", attempt, copy["activity"]["title"])
     path = urllib.parse.quote(copy["copy"]["path"])
     grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
     return redirect(f"{reply['prefix']}notebooks/{path}?grant={grant}")
 
 
+SPACE_PATH = "/s/_espace"
+
+
+@bp.get("/_espace")
+def teacher_space():
+    """Mon espace Jupyter: the teacher's own server, in JupyterLab (the same server their copies open in)."""
+    identity = web.current_identity()
+    if identity is None:
+        return redirect(web.login_url(SPACE_PATH))
+    if identity.role != "teacher":
+        raise PlatformError("Cet espace Jupyter est celui des enseignant·es. Pour travailler sur une activité, "
+                            "ouvre le lien donné par ton enseignant·e.",
+                            log_message=f"{identity.uid} ({identity.role}) asked for a teacher space",
+                            reason="wrong_role", status=403)
+    node = nodes.place(identity.key)
+    try:
+        reply = ensure_server(node, identity)
+    except RpcTimeout:
+        return waiting_page(SPACE_PATH, request.args.get("attempt", default=0, type=int), "Mon espace Jupyter")
+    grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
+    return redirect(f"{reply['prefix']}lab?grant={grant}")
+
+
 @bp.get("/_proxy-error/<int:status>")
 def proxy_error(status: int):
     """What a node's CHP shows when a student's server is not there (culled, stopped, starting)."""
-    code = SHARE_CODE_IN_PATH.search(urllib.parse.unquote(request.args.get("url", "")))
-    reopen = f"/s/{code.group(1)}" if code else None
+    url = urllib.parse.unquote(request.args.get("url", ""))
+    code = SHARE_CODE_IN_PATH.search(url)
+    reopen = f"/s/{code.group(1)}" if code else (SPACE_PATH if LAB_IN_PATH.search(url) else None)
     return render_template("router/server_gone.html", reopen=reopen, status=status), status
 
 
@@ -105,14 +142,14 @@ def ensure_server(node: int, identity: Identity) -> dict:
     return reply.body
 
 
-def waiting_page(code: str, attempt: int, copy: dict):
+def waiting_page(retry_path: str, attempt: int, title: str):
     if attempt >= MAX_ATTEMPTS:
         raise PlatformError(
             "Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; "
             "si cela recommence, préviens ton enseignant·e.",
-            log_message=f"server for share {code} still not ready after {attempt} attempts",
+            log_message=f"server for {retry_path} still not ready after {attempt} attempts",
             reason="spawn_too_slow", status=504,
         )
-    retry_url = f"/s/{urllib.parse.quote(code)}?attempt={attempt + 1}"
+    retry_url = f"{retry_path}?attempt={attempt + 1}"
     return render_template("router/waiting.html", retry_url=retry_url, retry_seconds=RETRY_SECONDS,
-                           title=copy["activity"]["title"], attempt=attempt), 200
+                           title=title, attempt=attempt), 200

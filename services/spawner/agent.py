@@ -33,6 +33,9 @@ from services.spawner.state import NodeDir
 
 log = logging.getLogger("capytale.spawner")
 
+# A server whose route saw traffic this recently has its student at work (the teacher's "en ce moment").
+ACTIVE_WINDOW = 60.0
+
 RECONCILE_INTERVAL = 10.0  # seconds between two comparisons of servers, state files and routes
 PUBLISH_TIMEOUT = 2.0
 
@@ -100,9 +103,14 @@ class Agent:
             self._shut_down()
 
     def heartbeat(self) -> None:
+        try:
+            active = self.servers.active(ACTIVE_WINDOW)
+        except ProxyError as exc:  # the heartbeat still goes: placement needs it more than presence does
+            log.warning("heartbeat without presence: %s", exc)
+            active = []
         self.publish("node.heartbeat", {
             "node": self.node, "servers": len(self.servers.handles()),
-            "memory_bytes": self.servers.memory_bytes(), "at": time.time(),
+            "memory_bytes": self.servers.memory_bytes(), "at": time.time(), "active": active,
         })
 
     def cull(self) -> None:

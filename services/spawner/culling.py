@@ -25,6 +25,19 @@ def parse_activity(value: Any) -> datetime.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
+def last_activities(routes: Mapping[str, Mapping[str, Any]], node: int) -> dict[str, datetime.datetime]:
+    """User key → last traffic of each of ``node``'s student routes whose activity is known."""
+    prefix = route_prefix(node)
+    found = {}
+    for path, data in routes.items():
+        if not path.startswith(prefix) or not USER_KEY.fullmatch(path[len(prefix):]):
+            continue
+        last_activity = parse_activity(data.get("last_activity"))
+        if last_activity is not None:
+            found[path[len(prefix):]] = last_activity
+    return found
+
+
 def idle_servers(routes: Mapping[str, Mapping[str, Any]], node: int, now: datetime.datetime,
                  idle: datetime.timedelta) -> list[str]:
     """User keys of ``node``'s routes with no traffic since ``now - idle``, sorted.
@@ -32,12 +45,11 @@ def idle_servers(routes: Mapping[str, Mapping[str, Any]], node: int, now: dateti
     Routes of other nodes or paths, and routes whose activity is unknown, are
     left alone: stopping a server is the one decision that must never be a guess.
     """
-    prefix = route_prefix(node)
-    idle_keys = []
-    for path, data in routes.items():
-        if not path.startswith(prefix) or not USER_KEY.fullmatch(path[len(prefix):]):
-            continue
-        last_activity = parse_activity(data.get("last_activity"))
-        if last_activity is not None and now - last_activity >= idle:
-            idle_keys.append(path[len(prefix):])
-    return sorted(idle_keys)
+    return sorted(key for key, last in last_activities(routes, node).items() if now - last >= idle)
+
+
+def active_servers(routes: Mapping[str, Mapping[str, Any]], node: int, now: datetime.datetime,
+                   window: datetime.timedelta) -> list[str]:
+    """User keys of ``node``'s routes that saw traffic within ``window``: someone has the notebook open
+    (an open Jupyter page talks to its server every few seconds), sorted."""
+    return sorted(key for key, last in last_activities(routes, node).items() if now - last < window)

@@ -120,6 +120,11 @@ class NodeServers:
         idle_keys = culling.idle_servers(self.proxy.routes(inactive_since=now - idle), self.node, now, idle)
         return [user_key for user_key in idle_keys if self.stop(user_key, "cull")]
 
+    def active(self, window_seconds: float) -> list[str]:
+        """User keys whose server saw traffic in the last ``window_seconds`` (see :func:`culling.active_servers`)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return culling.active_servers(self.proxy.routes(), self.node, now, datetime.timedelta(seconds=window_seconds))
+
     def memory_bytes(self) -> int:
         """Memory held by the servers and everything they started (kernels), as the backend counts it."""
         return self.backend.memory_bytes(self.handles())

@@ -60,8 +60,8 @@ def data_root(var_dir: Path) -> Path:
 def person(app: Flask, sign):
     """Make a logged-in person from a name and a role."""
 
-    def make(name: str, role: str) -> Person:
-        identity = make_identity(name, role)
+    def make(name: str, role: str, classes: tuple[str, ...] = ()) -> Person:
+        identity = make_identity(name, role, classes)
         token = sign(identity)
         client = app.test_client()
         client.set_cookie("capytale_session", token, path="/activities")

@@ -88,8 +88,8 @@ def test_the_teacher_sees_each_copy_as_it_is_on_storage(app, teacher, student, p
     os.utime(notebook, (1_900_000_000, 1_900_000_000))
 
     copies = teacher.client.get(f"/activities/api/activities/{activity['id']}/copies").json
-    assert [c["student"] for c in copies] == [{"uid": "léa.moreau", "name": "léa.moreau"},
-                                               {"uid": "tom.petit", "name": "tom.petit"}]
+    assert [c["student"] for c in copies] == [{"uid": "léa.moreau", "name": "léa.moreau", "class": ""},
+                                               {"uid": "tom.petit", "name": "tom.petit", "class": ""}]
     assert copies[0]["updated_at"] == "2030-03-17T17:46:40+00:00"
     assert copies[0]["folder"] == FOLDER.format(code=activity["code"]) and copies[0]["version"] == 1
     assert copies[0]["created_at"].endswith("+00:00")

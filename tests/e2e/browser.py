@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import requests
 import websocket
 
-NOTEBOOK_URL = re.compile(r"^(?P<prefix>/n/(?P<node>\d+)/u/(?P<key>[a-z0-9]+)/)notebooks/(?P<path>[^?]+)\?grant=(?P<grant>.+)$")
+# where the router sends a person: a notebook of their server, or JupyterLab (a teacher's space)
+NOTEBOOK_URL = re.compile(r"^(?P<prefix>/n/(?P<node>\d+)/u/(?P<key>[a-z0-9]+)/)(?:notebooks/(?P<path>[^?]+)|lab)"
+                          r"\?grant=(?P<grant>.+)$")
 
 
 class KernelDied(Exception):
@@ -68,9 +70,9 @@ class Browser:
                 match = NOTEBOOK_URL.match(location)
                 assert match, f"unexpected redirect to {location}"
                 return NotebookLink(location=location, prefix=match["prefix"], node=int(match["node"]),
-                                    key=match["key"], path=urllib.parse.unquote(match["path"]),
+                                    key=match["key"], path=urllib.parse.unquote(match["path"] or ""),
                                     grant=match["grant"], waits=waits)
-            assert answer.status_code == 200 and "Ton carnet se prépare" in answer.text, (
+            assert answer.status_code == 200 and "se prépare" in answer.text, (
                 f"{answer.status_code}: {answer.text[:500]}")
             waits += 1
             assert time.monotonic() < deadline, f"still waiting after {timeout}s"
