@@ -11,13 +11,19 @@ TRANSLATED := en
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: deps ## The whole platform on this machine (embedded defaults); Ctrl-C stops it all
 	$(PY) -m capytale.stack run
 
 test: deps ## The whole suite, against the real parts
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+run-docker: deps ## The same, students' servers in containers (docker backend; starts a dockerd if none runs)
+	$(PY) -m capytale.stack run --docker
+
+notebook-image: deps ## The notebook image of the docker backend, built locally (cached in .cache/)
+	$(PY) -m capytale.stack.notebook_image
 
 bench: deps ## Benchmark the main flow through HAProxy; figures to bench-results.json
 	$(PY) -m tests.bench
@@ -34,7 +40,7 @@ $(CHP): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-system-packages: ## Debian packages (haproxy), and RabbitMQ/PostgreSQL started when installed
+system-packages: ## Debian packages (haproxy, rabbitmq, docker.io, mmdebstrap), RabbitMQ/PostgreSQL started
 	@scripts/system-packages.sh
 
 screenshots: deps ## Take the README's screenshots (browser tests) into docs/screenshots/
@@ -51,4 +57,4 @@ messages: deps ## Extract the texts to translate and update capytale/translation
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var
 
-.PHONY: help run test bench deps system-packages screenshots messages clean
+.PHONY: help run run-docker test notebook-image bench deps system-packages screenshots messages clean

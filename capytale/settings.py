@@ -111,6 +111,15 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("HEARTBEAT_INTERVAL", float, 3.0, "Seconds between two node heartbeats.", ("spawner",)),
     Setting("STOP_SERVERS_ON_EXIT", bool, False, "Stop every student server when the spawner exits (else a new spawner adopts them).", ("spawner",)),
     Setting("JUPYTER_EXTENSIONS", str, "notebook", "Comma-separated server extensions a student's server loads.", ("spawner",)),
+    # --- spawner, docker backend ---------------------------------------------------
+    Setting("DOCKER_URL", str, "", "Docker engine of the docker backend (empty: DOCKER_HOST, else the local socket).", ("spawner",)),
+    Setting("DOCKER_IMAGE", str, "capytale-notebook:latest", "Notebook image of students' containers (compose/notebook-image/).", ("spawner",)),
+    Setting("DOCKER_MEMORY_MB", int, 1024, "Memory limit of a student's container, MiB (no swap beyond it; /tmp counts in it).", ("spawner",)),
+    Setting("DOCKER_CPUS", float, 1.0, "CPUs a student's container may use (1.5: one and a half cores).", ("spawner",)),
+    Setting("DOCKER_PIDS", int, 256, "Most processes and threads a student's container may hold (stops fork bombs).", ("spawner",)),
+    Setting("DOCKER_TMP_MB", int, 64, "Size of the writable /tmp of a student's container, MiB.", ("spawner",)),
+    Setting("DOCKER_NETWORK", str, "none", "Docker network of students' containers: none (no network at all) or a network name that lets them out.", ("spawner",)),
+    Setting("DOCKER_USER", str, "1000:1000", "uid:gid students' servers run as; their workspace and socket folder are given to it.", ("spawner",)),
 )
 
 _BY_NAME = {s.name: s for s in CATALOGUE}
@@ -196,6 +205,8 @@ def _refuse_insecure_defaults(settings: Settings) -> None:
             raise SettingsError(f"{PREFIX}{name} must be set in production (the default is a development key)")
     if settings.get("DEV_LOGIN"):
         raise SettingsError(f"{PREFIX}DEV_LOGIN is refused in production")
+    if settings.get("SPAWNER_BACKEND") == "process":
+        raise SettingsError(f"{PREFIX}SPAWNER_BACKEND=process is refused in production (it isolates nothing): use docker")
 
 
 def catalogue_text() -> str:

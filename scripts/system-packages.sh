@@ -2,7 +2,8 @@
 # Install the Debian packages the platform needs when they are missing, and start
 # this machine's RabbitMQ and PostgreSQL when they are installed but stopped.
 # Without them the platform still runs on its embedded defaults (SQLite); RabbitMQ
-# is required, so it is installed when absent.
+# is required, so it is installed when absent. docker.io and mmdebstrap serve the
+# docker backend (its tests start their own dockerd when none runs).
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,9 @@ command -v haproxy >/dev/null || missing+=(haproxy)
 command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
 # the browser tests drive Debian's Chromium (no browser is ever downloaded)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# the docker backend: its engine (started by the tests when none runs) and the local notebook image build
+command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 if ((${#missing[@]})); then
     if [ "$(id -u)" != 0 ]; then
         echo "Missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=8080, help="public HTTP port (HAProxy)")
     run.add_argument("--nodes", type=int, default=4, help="number of notebook nodes")
     run.add_argument("--var-dir", type=Path, default=Path("var"), help="local state folder")
+    run.add_argument("--docker", action="store_true",
+                     help="students' servers in containers (docker backend), on the engine that answers or one started here")
     config = sub.add_parser("haproxy-config", help="print HAProxy's configuration for compose/")
     config.add_argument("--nodes", type=int, default=4)
     keys = sub.add_parser("keys", help="generate a set of keys and the user-key secret into a folder")
@@ -42,8 +45,29 @@ def main(argv: list[str] | None = None) -> int:
         print(haproxy.render(haproxy.compose_layout(args.nodes)))
         return 0
 
-    platform = LocalPlatform(PlatformConfig(var_dir=args.var_dir, http_port=args.port, nodes=args.nodes,
-                                            base_port=args.port + 20, access_log=True))
+    with contextlib.ExitStack() as stack:
+        env = docker_settings(stack) if args.docker else {}
+        return run_platform(PlatformConfig(var_dir=args.var_dir, http_port=args.port, nodes=args.nodes,
+                                           base_port=args.port + 20, access_log=True, env=env))
+
+
+def docker_settings(stack: contextlib.ExitStack) -> dict[str, str]:
+    """The docker backend's settings, on an engine kept for as long as ``stack`` (the image built if missing)."""
+    import docker
+
+    from capytale.stack.dockerd import engine
+    from capytale.stack.notebook_image import ensure_image
+
+    url = stack.enter_context(engine())
+    client = docker.DockerClient(base_url=url, timeout=600)
+    stack.callback(client.close)
+    image = ensure_image(client, progress=lambda line: print(line, flush=True))
+    return {"CAPYTALE_SPAWNER_BACKEND": "docker", "CAPYTALE_DOCKER_URL": url, "CAPYTALE_DOCKER_IMAGE": image}
+
+
+def run_platform(config: PlatformConfig) -> int:
+    """Run the platform in the foreground until SIGINT or SIGTERM."""
+    platform = LocalPlatform(config)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored from the parent
         signal.signal(signum, lambda *_: stopping.set())

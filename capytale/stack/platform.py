@@ -23,6 +23,7 @@ import requests
 from capytale.messaging import Topology, delete_topology
 from capytale.settings import load
 from capytale.stack import haproxy
+from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
 from capytale.tokens import ensure_development_keys
 
@@ -170,6 +171,9 @@ class LocalPlatform:
         """Stop everything; ``forget_messaging`` also deletes this platform's queues (tests)."""
         self.supervisor.stop_all()
         self.stop_leftover_servers()
+        spawner = load("spawner", environ=self.base_env())
+        if spawner["SPAWNER_BACKEND"] == "docker":  # containers the spawners left: this platform's only
+            remove_containers(spawner["DOCKER_URL"], spawner["AMQP_NAMESPACE"])
         if forget_messaging:
             settings = load("router", environ=self.base_env())
             delete_topology(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]), self.config.nodes)
@@ -179,7 +183,7 @@ class LocalPlatform:
         stopped = []
         for state in (self.var_dir / "run").glob("*/*.json"):
             try:
-                pid = int(json.loads(state.read_text()).get("pid", 0))
+                pid = int(json.loads(state.read_text()).get("pid") or 0)  # 0: a container (see stop)
             except (ValueError, OSError):
                 continue
             if pid > 0:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from capytale.errors import PlatformError
-from services.spawner import culling, procfs, unixhttp
+from services.spawner import culling, unixhttp
 from services.spawner.backends.base import Backend, ServerHandle
 from services.spawner.locks import KeyedLocks
 from services.spawner.proxy import ChpClient, route_path, route_prefix, socket_target
@@ -51,6 +51,12 @@ class NodeServers:
     def base_url(self, user_key: str) -> str:
         return f"{route_prefix(self.node)}{user_key}/"
 
+    def workspace(self, user_key: str) -> Path:
+        """The student's root_dir: ``<data root>/users/<key>/`` (made when missing)."""
+        root_dir = self.data_root / "users" / user_key
+        root_dir.mkdir(parents=True, exist_ok=True)
+        return root_dir
+
     def handles(self) -> list[ServerHandle]:
         with self._handles_lock:
             return sorted(self._handles.values(), key=lambda handle: handle.user_key)
@@ -63,12 +69,14 @@ class NodeServers:
         asks with ``lab``, a student never does."""
         check_user_key(user_key)
         with self._locks.hold(user_key):
+            self.backend.prepare_workspace(self.workspace(user_key))
             handle = self._get(user_key)
             if handle is not None and self.backend.is_alive(handle):
                 self._route(handle)  # idempotent: puts back a route CHP lost
                 return handle, False
             if handle is not None:
-                log.warning("server %s of %s died: starting it again", handle.pid, user_key)
+                log.warning("server %s of %s died: starting it again", handle.ref, user_key)
+                self.backend.stop(handle, self.stop_timeout)  # what a dead server left (its container)
                 self._drop(user_key, announce="died")
             return self._start(user_key, lab), True
 
@@ -82,7 +90,7 @@ class NodeServers:
                 return False
             self.backend.stop(handle, self.stop_timeout)
             self._drop(user_key, announce=reason)
-            log.info("stopped server %s of %s (%s)", handle.pid, user_key, reason)
+            log.info("stopped server %s of %s (%s)", handle.ref, user_key, reason)
             return True
 
     def stop_all(self, reason: str) -> None:
@@ -90,7 +98,8 @@ class NodeServers:
             self.stop(handle.user_key, reason)
 
     def status(self) -> list[dict[str, Any]]:
-        return [{"user_key": h.user_key, "pid": h.pid, "started_at": h.started_at} for h in self.handles()]
+        return [{"user_key": h.user_key, "pid": h.pid, "container_id": h.container_id, "started_at": h.started_at}
+                for h in self.handles()]
 
     # --- loops -----------------------------------------------------------------------------
 
@@ -117,21 +126,14 @@ class NodeServers:
         return culling.active_servers(self.proxy.routes(), self.node, now, datetime.timedelta(seconds=window_seconds))
 
     def memory_bytes(self) -> int:
-        """Memory held by the servers and everything they started (kernels), PSS where Linux gives it."""
-        children = procfs.children_map()
-        total = 0
-        for handle in self.handles():
-            if handle.pid is not None:
-                pids = [handle.pid, *procfs.descendants(handle.pid, children)]
-                total += sum(procfs.memory_bytes(pid) for pid in pids)
-        return total
+        """Memory held by the servers and everything they started (kernels), as the backend counts it."""
+        return self.backend.memory_bytes(self.handles())
 
     # --- one student ---------------------------------------------------------------------------
 
     def _start(self, user_key: str, lab: bool) -> ServerHandle:
-        root_dir = self.data_root / "users" / user_key
-        root_dir.mkdir(parents=True, exist_ok=True)
-        socket_path = self.node_dir.socket_path(user_key)
+        root_dir = self.workspace(user_key)
+        socket_path = self.node_dir.socket_path(user_key, own_folder=self.backend.socket_folder)
         socket_path.unlink(missing_ok=True)
         began = time.monotonic()
         handle = self.backend.start(user_key, root_dir, socket_path, self.base_url(user_key),
@@ -148,23 +150,40 @@ class NodeServers:
             raise PlatformError(START_FAILED, reason="spawn_failed", status=503,
                                 log_message=f"server of {user_key} {what}; see {self.node_dir.log_path(user_key)}")
         self._route(handle)
-        log.info("started server %s for %s in %.2fs", handle.pid, user_key, time.monotonic() - began)
+        log.info("started server %s for %s in %.2fs", handle.ref, user_key, time.monotonic() - began)
         self.publish("server.started", {"node": self.node, "user_key": user_key, "reason": "ensure"})
         return handle
 
     def _reconcile_server(self, user_key: str, running: ServerHandle | None) -> None:
+        """One student's server: keep it, adopt it, or stop and forget it.
+
+        A running server is adopted only when its state file names it (this agent, or a previous
+        one, started it); any other is an orphan (a start whose agent died before recording it,
+        a state file lost) and is stopped.  A dead server is stopped too (the backend removes
+        what it left, a container) before it is forgotten.
+        """
         known = self._get(user_key)
         if known is not None and self.backend.is_alive(known):
+            if running is not None and not running.same_server(known):
+                log.warning("server %s of %s is not the one this node runs: stopping it", running.ref, user_key)
+                self.backend.stop(running, self.stop_timeout)
             return
+        recorded = self.node_dir.load(user_key)
+        if running is not None and not running.same_server(recorded):
+            log.warning("server %s of %s belongs to no recorded start (orphan): stopping it", running.ref, user_key)
+            self.backend.stop(running, self.stop_timeout)
+            running = None
         if running is not None and self._answers(running):
             self.node_dir.save(running)
             with self._handles_lock:
                 self._handles[user_key] = running
-            log.info("adopted server %s of %s", running.pid, user_key)
+            log.info("adopted server %s of %s", running.ref, user_key)
             return
         if running is not None:
-            log.warning("server %s of %s runs but does not answer: stopping it", running.pid, user_key)
+            log.warning("server %s of %s runs but does not answer: stopping it", running.ref, user_key)
             self.backend.stop(running, self.stop_timeout)
+        for dead in {h.ref: h for h in (known, recorded) if h is not None}.values():
+            self.backend.stop(dead, self.stop_timeout)  # gone already: the backend clears what it left
         self._drop(user_key, announce="died" if known is not None else None)
 
     def _reconcile_routes(self) -> None:

@@ -46,11 +46,19 @@ class NodeDir:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self
 
-    def socket_path(self, user_key: str) -> Path:
-        path = self.path / f"{check_user_key(user_key)}.sock"
+    def socket_path(self, user_key: str, own_folder: bool = False) -> Path:
+        """``<node>/<key>.sock``; with ``own_folder``, ``<node>/sockets/<key>/jupyter.sock`` (a folder a
+        container gets mounted, holding nothing else)."""
+        if own_folder:
+            path = self.socket_dir(user_key) / "jupyter.sock"
+        else:
+            path = self.path / f"{check_user_key(user_key)}.sock"
         if len(os.fsencode(path)) > SUN_PATH_MAX:
             raise ValueError(f"socket path too long for a Unix socket ({len(os.fsencode(path))} bytes): {path}")
         return path
+
+    def socket_dir(self, user_key: str) -> Path:
+        return self.path / "sockets" / check_user_key(user_key)
 
     def state_path(self, user_key: str) -> Path:
         return self.path / f"{check_user_key(user_key)}.json"
@@ -77,23 +85,28 @@ class NodeDir:
 
     def load_all(self) -> list[ServerHandle]:
         """Every recorded server, in user-key order; unreadable files are logged and left alone."""
-        handles = []
-        for path in sorted(self.path.glob("*.json")):
-            if not USER_KEY.fullmatch(path.stem):
-                continue
-            try:
-                handle = ServerHandle.from_json(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
-                log.warning("ignoring unreadable state file %s: %s", path, exc)
-                continue
-            if handle.user_key != path.stem:
-                log.warning("ignoring state file %s: it names %s", path, handle.user_key)
-                continue
-            handles.append(handle)
-        return handles
+        stems = sorted(path.stem for path in self.path.glob("*.json") if USER_KEY.fullmatch(path.stem))
+        return [handle for handle in map(self.load, stems) if handle is not None]
+
+    def load(self, user_key: str) -> ServerHandle | None:
+        """The recorded server of ``user_key``, or None (no file, or one that does not parse)."""
+        path = self.state_path(user_key)
+        try:
+            handle = ServerHandle.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            log.warning("ignoring unreadable state file %s: %s", path, exc)
+            return None
+        if handle.user_key != user_key:
+            log.warning("ignoring state file %s: it names %s", path, handle.user_key)
+            return None
+        return handle
 
     def forget(self, user_key: str) -> None:
-        """Remove the state file, the socket and the runtime folder of ``user_key``; missing ones are fine."""
+        """Remove the state file, the socket (and its folder) and the runtime folder of ``user_key``;
+        missing ones are fine."""
         shutil.rmtree(self.runtime_dir(user_key), ignore_errors=True)
+        shutil.rmtree(self.socket_dir(user_key), ignore_errors=True)
         self.state_path(user_key).unlink(missing_ok=True)
         self.path.joinpath(f"{check_user_key(user_key)}.sock").unlink(missing_ok=True)

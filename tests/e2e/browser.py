@@ -19,6 +19,10 @@ NOTEBOOK_URL = re.compile(r"^(?P<prefix>/n/(?P<node>\d+)/u/(?P<key>[a-z0-9]+)/)(
                           r"\?grant=(?P<grant>.+)$")
 
 
+class KernelDied(Exception):
+    """The kernel died while running the code (killed for memory, for example): Jupyter restarts it."""
+
+
 @dataclass(frozen=True)
 class NotebookLink:
     """Where /s/<code> sent a student."""
@@ -97,7 +101,9 @@ class Browser:
                              json=body, headers=self._xsrf(link), timeout=30)
 
     def run_code(self, link: NotebookLink, code: str, timeout: float = 60.0) -> str:
-        """Start a kernel, execute ``code`` through the websocket, return what it printed."""
+        """Start a kernel, execute ``code`` through the websocket, return what it printed.
+
+        Raises :class:`KernelDied` when the kernel dies meanwhile."""
         answer = self.http.post(self.url(f"{link.prefix}api/kernels"), json={"name": "python3"},
                                 headers=self._xsrf(link), timeout=60)
         assert answer.status_code == 201, f"{answer.status_code}: {answer.text[:300]}"
@@ -119,6 +125,9 @@ class Browser:
             printed, deadline = [], time.monotonic() + timeout
             while time.monotonic() < deadline:
                 message = json.loads(conn.recv())
+                if message["header"]["msg_type"] == "status" and message["content"]["execution_state"] in (
+                        "restarting", "dead"):  # the server's own news of the kernel, with no parent
+                    raise KernelDied(f"the kernel died running {code[:60]!r}")
                 if message.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind = message["header"]["msg_type"]

@@ -19,14 +19,15 @@ from tests.e2e.chromium import chromium, people  # noqa: F401 - fixtures of the 
 _names = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory, request):
+def start_platform(tmp_path_factory, request, **settings: str) -> LocalPlatform:
+    """The whole platform on this machine, with these ``CAPYTALE_*`` settings beside the tests' own."""
     var_dir = tmp_path_factory.mktemp("platform")
     env = {
         "CAPYTALE_AMQP_NAMESPACE": f"capytale-e2e-{secrets.token_hex(4)}",
         "CAPYTALE_HEARTBEAT_INTERVAL": "1",
         "CAPYTALE_NODE_SILENCE": "4",
         "CAPYTALE_LOG_LEVEL": "INFO",
+        **{f"CAPYTALE_{name}": value for name, value in settings.items()},
     }
     if postgres_reachable():
         make_db = request.getfixturevalue("postgres_database")
@@ -37,6 +38,13 @@ def platform(tmp_path_factory, request):
     local = LocalPlatform(config)
     local.start(timeout=90)
     local.wait_nodes_routed()
+    return local
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory, request):
+    """The platform with the process backend (the embedded default)."""
+    local = start_platform(tmp_path_factory, request)
     yield local
     local.stop(forget_messaging=True)
 

@@ -20,9 +20,10 @@ def share_path(activity: dict) -> str:
     return urllib.parse.urlsplit(activity["share_url"]).path
 
 
-def server_pid(platform, link) -> int:
-    state = platform.var_dir / "run" / str(link.node) / f"{link.key}.json"
-    return int(json.loads(state.read_text())["pid"])
+def server_id(platform, link) -> int | str:
+    """What runs the student's server now: its pid (process backend) or container id (docker)."""
+    state = json.loads((platform.var_dir / "run" / str(link.node) / f"{link.key}.json").read_text())
+    return state["pid"] or state["container_id"]
 
 
 def test_two_students_each_get_their_own_server_and_copy(platform, teacher, student, browser, operator, activity):
@@ -39,7 +40,7 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
         raw = person.contents(link, raw=True)
         assert raw.status_code == 200
         assert raw.json()["content"] == master
-    assert server_pid(platform, link_a) != server_pid(platform, link_b)
+    assert server_id(platform, link_a) != server_id(platform, link_b)
 
     # Notebook 7 speaks French by default
     language = alice.http.get(alice.url(f"{link_a.prefix}lab/api/settings/@jupyterlab/translation-extension:plugin"))
@@ -56,7 +57,7 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     assert alice.save(link_a, notebook).status_code == 200
 
     # Alice's server is culled; the next click opens the same copy, with the change
-    first_pid = server_pid(platform, link_a)
+    first_server = server_id(platform, link_a)
     assert operator(link_a.node, "server.stop", user_key=link_a.key, reason="cull")["stopped"] is True
     gone = alice.enter(link_a)
     assert gone.status_code == 404 and "plus actif" in html.unescape(gone.text)
@@ -64,7 +65,7 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     again = alice.open_share(share_path(activity))
     assert again.prefix == link_a.prefix  # sticky placement
     assert alice.enter(again).status_code == 200
-    assert server_pid(platform, again) != first_pid
+    assert server_id(platform, again) != first_server
     sources = [cell["source"] for cell in alice.contents(again).json()["content"]["cells"]]
     assert "reponse = 'changement d’Alice'" in sources
 

@@ -178,7 +178,7 @@ def test_node_status_lists_the_servers(node, command, student):
     status = command(node, "node.status")
     assert status["ok"] and status["node"] == node.number
     mine = [server for server in status["servers"] if server["user_key"] == student.key]
-    assert mine == [{"user_key": student.key, "pid": node.state(student.key)["pid"],
+    assert mine == [{"user_key": student.key, "pid": node.state(student.key)["pid"], "container_id": None,
                      "started_at": node.state(student.key)["started_at"]}]
 
 

@@ -20,7 +20,7 @@ def test_the_base_backend_does_nothing_silently():
     base = Backend()
     handle = ServerHandle(user_key="k", socket_path="/s", started_at=0.0, instance="i1", pid=1)
     for call in (lambda: base.start("k", Path("/r"), Path("/s"), "/n/1/u/k/", "i1"), lambda: base.stop(handle, 1.0),
-                 lambda: base.is_alive(handle), base.list_running):
+                 lambda: base.is_alive(handle), base.list_running, lambda: base.memory_bytes([handle])):
         with pytest.raises(NotImplementedError):
             call()
 
@@ -46,7 +46,7 @@ def backend(request):
 def test_a_backend_starts_finds_and_stops_a_server(backend):
     root = backend.root / "kconform"
     root.mkdir(parents=True)
-    socket_path = backend.node_dir.socket_path("kconform")
+    socket_path = backend.node_dir.socket_path("kconform", own_folder=backend.socket_folder)
     handle = backend.start("kconform", root, socket_path, "/n/1/u/kconform/", "i1")
     backend.node_dir.save(handle)
     assert handle.user_key == "kconform" and handle.socket_path == str(socket_path)

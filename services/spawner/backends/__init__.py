@@ -24,4 +24,23 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]),
             secure_cookies=settings["PUBLIC_URL"].startswith("https:"), log_level=settings["LOG_LEVEL"],
         )
-    raise SettingsError(f"CAPYTALE_SPAWNER_BACKEND: unknown backend {name!r} (known: process)")
+    if name == "docker":
+        from services.spawner.backends.docker import DockerBackend, Limits
+
+        return DockerBackend(
+            node_dir, node=settings["NODE"], namespace=settings["AMQP_NAMESPACE"], image=settings["DOCKER_IMAGE"],
+            grant_public_key=settings["GRANT_PUBLIC_KEY"], extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]),
+            limits=Limits(memory_mb=settings["DOCKER_MEMORY_MB"], cpus=settings["DOCKER_CPUS"],
+                          pids=settings["DOCKER_PIDS"], tmp_mb=settings["DOCKER_TMP_MB"]),
+            network=settings["DOCKER_NETWORK"], user=_student_user(settings["DOCKER_USER"]), docker_url=settings["DOCKER_URL"],
+            secure_cookies=settings["PUBLIC_URL"].startswith("https:"),
+        )
+    raise SettingsError(f"CAPYTALE_SPAWNER_BACKEND: unknown backend {name!r} (known: process, docker)")
+
+
+def _student_user(raw: str) -> str:
+    """``CAPYTALE_DOCKER_USER`` checked: ``uid:gid``, numbers, never root."""
+    uid, _, gid = raw.partition(":")
+    if not (uid.isdigit() and gid.isdigit()) or int(uid) == 0 or int(gid) == 0:
+        raise SettingsError(f"CAPYTALE_DOCKER_USER: expected uid:gid of a user other than root, got {raw!r}")
+    return raw

@@ -2,7 +2,7 @@
 
 A backend runs one Jupyter server per student, listening on a Unix socket, and
 knows nothing of RabbitMQ, CHP or culling: :mod:`services.spawner.servers`
-does that on top of it.  A backend overrides the four methods of
+does that on top of it.  A backend overrides the five methods of
 :class:`Backend`; the base raises :class:`NotImplementedError` for each, so a
 forgotten method fails loudly instead of silently doing nothing.
 
@@ -31,6 +31,15 @@ class ServerHandle:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def ref(self) -> str:
+        """How logs name the server: ``pid 4242`` or ``container 0123456789ab``."""
+        return f"pid {self.pid}" if self.pid is not None else f"container {str(self.container_id)[:12]}"
+
+    def same_server(self, other: "ServerHandle | None") -> bool:
+        """Whether ``other`` names the same process or container (whatever else was recorded)."""
+        return other is not None and (self.pid, self.container_id) == (other.pid, other.container_id)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ServerHandle":
         """Rebuild a handle from :meth:`to_json`; raises ``ValueError`` on anything else."""
@@ -52,6 +61,10 @@ class ServerHandle:
 
 class Backend:
     """How a node runs its students' servers.  Subclasses override every method."""
+
+    # Whether each server's socket sits in a folder of its own (<node>/sockets/<key>/), which a
+    # container gets mounted; else the socket is <node>/<key>.sock.
+    socket_folder: bool = False
 
     def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
               lab: bool = False) -> ServerHandle:
@@ -79,6 +92,10 @@ class Backend:
         """The servers of this node that run now, whichever agent started them (adoption)."""
         raise NotImplementedError
 
+    def memory_bytes(self, handles: list[ServerHandle]) -> int:
+        """Memory held by these servers and everything they started (kernels), for the heartbeat."""
+        raise NotImplementedError
+
     # Life of the backend itself (not of servers): optional hooks, nothing to do by default.
 
     def open(self) -> None:
@@ -86,3 +103,7 @@ class Backend:
 
     def close(self) -> None:
         """Release what :meth:`open` took; the servers keep running."""
+
+    def prepare_workspace(self, root_dir: Path) -> None:
+        """Make the workspace usable by the server, at every ensure (files the platform added since
+        the server started among them); nothing to do when the server runs as the platform's user."""

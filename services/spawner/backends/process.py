@@ -166,6 +166,16 @@ class ProcessBackend(Backend):
     def list_running(self) -> list[ServerHandle]:
         return [handle for handle in self.node_dir.load_all() if self.is_alive(handle)]
 
+    def memory_bytes(self, handles: list[ServerHandle]) -> int:
+        """PSS (where Linux gives it) of each server and of everything below it."""
+        children = procfs.children_map()
+        total = 0
+        for handle in handles:
+            if handle.pid is not None and self.is_alive(handle):
+                pids = [handle.pid, *procfs.descendants(handle.pid, children)]
+                total += sum(procfs.memory_bytes(pid) for pid in pids)
+        return total
+
     def open(self) -> None:
         self.zygote.start()
 

@@ -1,0 +1,133 @@
+"""A Docker engine for the docker backend on this machine: the one that answers, or one we start.
+
+:func:`engine` yields the URL of an engine: ``DOCKER_HOST`` (or the default
+socket) when it answers, else a ``dockerd`` started here and stopped afterwards,
+by its pid.  That daemon keeps its images under ``.cache/dockerd/`` (so the
+notebook image survives between runs) and its sockets and runtime state in a
+short folder of ``/tmp`` (a Unix socket path holds at most 107 bytes).  Only
+one such daemon may use that data root: a second session finds the first one's
+URL in ``.cache/dockerd/engine.url`` and uses it (without stopping it).  It has
+no bridge and touches no firewall rule: students' containers have no network,
+and no traffic may leave this machine's loopback anyway.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_ROOT = REPO / ".cache" / "dockerd"
+RUNNING = DATA_ROOT / "engine.url"  # the URL of the project's dockerd while one runs (its data root is not shared)
+DEFAULT_URL = "unix:///var/run/docker.sock"
+START_TIMEOUT = 60.0
+
+
+class NoEngine(RuntimeError):
+    """No Docker engine answers and none could be started; the message says why."""
+
+
+def answers(url: str) -> bool:
+    """Whether an engine answers ``GET /_ping`` at ``url``."""
+    if url.startswith("unix://"):  # by hand: the SDK leaks the socket of a connection that fails
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(url[len("unix://"):])
+                sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+                return sock.recv(64).split(b" ")[1:2] == [b"200"]
+        except OSError:
+            return False
+    import docker
+
+    client = docker.DockerClient(base_url=url, version="1.41", timeout=5)  # fixed version: no call before ping
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - any failure means "not this one"
+        return False
+    finally:
+        client.close()
+
+
+def dockerd_binary() -> str | None:
+    return shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
+
+
+@contextlib.contextmanager
+def engine(log_path: Path | None = None) -> Iterator[str]:
+    """The URL of an engine that answers, for the duration of the block."""
+    url = os.environ.get("DOCKER_HOST") or DEFAULT_URL
+    if answers(url):
+        yield url
+        return
+    with contextlib.suppress(OSError):  # the project's dockerd, started by another session still running
+        running = RUNNING.read_text().strip()
+        if answers(running):
+            yield running
+            return
+    dockerd = dockerd_binary()
+    if dockerd is None:
+        raise NoEngine(f"no Docker engine answers at {url} and dockerd is not installed (make deps installs docker.io)")
+    if os.geteuid() != 0:
+        raise NoEngine(f"no Docker engine answers at {url}, and starting dockerd needs root")
+    folder = Path(tempfile.mkdtemp(prefix="cd-", dir="/tmp"))
+    url = f"unix://{folder}/docker.sock"
+    log_path = log_path or folder / "dockerd.log"
+    DATA_ROOT.mkdir(parents=True, exist_ok=True)
+    argv = [dockerd, "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+            "--data-root", str(DATA_ROOT / "data"), "--exec-root", str(folder / "exec"),
+            "--pidfile", str(folder / "dockerd.pid"), "-H", url, "--log-level", "warn"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise NoEngine(f"dockerd did not start (code {process.poll()}):\n{tail}")
+            time.sleep(0.2)
+        RUNNING.write_text(url)
+        yield url
+    finally:
+        with contextlib.suppress(OSError):
+            if RUNNING.read_text() == url:
+                RUNNING.unlink()
+        _stop(process)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """TERM (dockerd stops its containers and its containerd), then KILL, this one dockerd only."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: dockerd and the containerd it started
+        process.wait()
+
+
+def remove_containers(url: str, namespace: str) -> list[str]:
+    """Remove (forcefully) every container of the platform ``namespace`` on the engine at ``url``; their names."""
+    import docker
+
+    client = docker.DockerClient(base_url=url or os.environ.get("DOCKER_HOST") or DEFAULT_URL, timeout=60)
+    try:
+        found = client.containers.list(all=True, filters={"label": f"capytale.namespace={namespace}"})
+        for container in found:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        return [container.name for container in found]
+    finally:
+        client.close()

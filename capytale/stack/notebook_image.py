@@ -1,0 +1,233 @@
+"""The notebook image, built on this machine where no registry is reachable.
+
+Production builds ``compose/notebook-image/Dockerfile`` on a public Jupyter base
+image.  Here (tests, ``make notebook-image``) the same image is made in two steps,
+each tagged with a hash of its inputs, so that a change rebuilds it and nothing
+else does:
+
+1. **base** ``capytale-notebook-base:<hash>``: a Debian root filesystem made by
+   ``mmdebstrap`` (Python, tini), a virtual environment in ``/opt/jupyter`` with
+   ``compose/notebook-image/requirements.txt`` installed by pip, the non-root user
+   ``eleve`` (uid 1000) and the mount points; packed as a tarball cached under
+   ``.cache/notebook-image/`` and brought in with ``docker import``.  Minutes the
+   first time, then only the import (or nothing, when the engine keeps it).
+2. **image** ``capytale-notebook:<hash>``: the base plus the platform's in-server
+   code (:data:`IN_SERVER_PATHS`) in ``/opt/capytale`` and the configuration of
+   :data:`IMAGE_CONFIG` (user, environment, entry point), committed from a
+   container that never runs.  Seconds.
+
+The Dockerfile copies the same paths and sets the same configuration;
+``tests/docker/test_image.py`` keeps the two in step.
+
+``python -m capytale.stack.notebook_image`` builds it in the engine of
+``DOCKER_HOST`` (or the local socket) and prints its tag.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE_DIR = REPO / "compose" / "notebook-image"
+REQUIREMENTS = IMAGE_DIR / "requirements.txt"
+CACHE = REPO / ".cache" / "notebook-image"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # pip in the chroot reaches PyPI as this host does
+
+BASE_REPOSITORY = "capytale-notebook-base"
+REPOSITORY = "capytale-notebook"
+SUITE = "bookworm"
+MIRRORS = (
+    f"deb http://deb.debian.org/debian {SUITE} main",
+    f"deb http://deb.debian.org/debian {SUITE}-updates main",
+    f"deb http://deb.debian.org/debian-security {SUITE}-security main",
+)
+DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini")
+STUDENT_UID = 1000
+CODE_DIR = "/opt/capytale"
+
+# The platform's code a student's server runs: its configuration, identity provider and entry point.
+IN_SERVER_PATHS = (
+    "capytale/__init__.py",
+    "capytale/tokens.py",
+    "services/__init__.py",
+    "services/spawner/__init__.py",
+    "services/spawner/jupyter",
+)
+# The image's configuration, in Dockerfile words (the Dockerfile says the same; a test compares).
+IMAGE_CONFIG = (
+    f"USER {STUDENT_UID}:{STUDENT_UID}",
+    "WORKDIR /home/eleve",
+    f"ENV PYTHONPATH={CODE_DIR}",
+    "ENV PYTHONDONTWRITEBYTECODE=1",
+    "ENV LANG=C.UTF-8",
+    'ENTRYPOINT ["tini", "--", "python", "-m", "services.spawner.jupyter.container"]',
+)
+LOCAL_CONFIG = ("ENV PATH=/opt/jupyter/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
+
+Progress = Callable[[str], None]
+
+
+def _hooks() -> list[str]:
+    in_chroot = 'chroot "$1" env -i PATH=/usr/bin:/bin HOME=/root'
+    return [
+        f"upload {HOST_CA_BUNDLE} /tmp/build-ca.crt",
+        f"upload {REQUIREMENTS} /tmp/requirements.txt",
+        f"{in_chroot} python3 -m venv /opt/jupyter",
+        f"{in_chroot} /opt/jupyter/bin/pip install --quiet --no-cache-dir --disable-pip-version-check"
+        " --cert /tmp/build-ca.crt -r /tmp/requirements.txt",
+        f'echo "eleve:x:{STUDENT_UID}:{STUDENT_UID}:eleve:/home/eleve:/bin/sh" >> "$1/etc/passwd"',
+        f'echo "eleve:x:{STUDENT_UID}:" >> "$1/etc/group"',
+        f'mkdir -p "$1/home/eleve" "$1/capytale/socket" "$1{CODE_DIR}"',
+        f'chown {STUDENT_UID}:{STUDENT_UID} "$1/home/eleve" "$1/capytale/socket"',
+        ': > "$1/etc/resolv.conf"; echo capytale > "$1/etc/hostname"',  # the engine writes its own
+    ]
+
+
+def mmdebstrap_argv(target: Path) -> list[str]:
+    excluded = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*")
+    return [
+        "mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar", "--quiet",
+        f"--include={','.join(DEBIAN_PACKAGES)}",
+        *(f"--dpkgopt=path-exclude={pattern}" for pattern in excluded),
+        *(f"--customize-hook={hook}" for hook in _hooks()),
+        SUITE, str(target), *MIRRORS,
+    ]
+
+
+def base_tag() -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(mmdebstrap_argv(Path("-"))).encode())
+    digest.update(REQUIREMENTS.read_bytes())
+    return f"{BASE_REPOSITORY}:{digest.hexdigest()[:12]}"
+
+
+def _in_server_files() -> list[Path]:
+    files = []
+    for name in IN_SERVER_PATHS:
+        path = REPO / name
+        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files += [p for p in found if "__pycache__" not in p.parts]
+    return files
+
+
+def image_tag() -> str:
+    """``capytale-notebook:<hash>``: changes with the base, the in-server code and the image's configuration."""
+    digest = hashlib.sha256(base_tag().encode())
+    for path in _in_server_files():
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps([IMAGE_CONFIG, LOCAL_CONFIG]).encode())
+    return f"{REPOSITORY}:{digest.hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def rootfs_tarball(progress: Progress = print) -> Path:
+    """The base's root filesystem as a tarball, made by mmdebstrap once and cached."""
+    tarball = CACHE / (base_tag().split(":")[1] + ".tar")
+    if tarball.exists():
+        return tarball
+    partial = tarball.with_suffix(".partial.tar")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial.unlink(missing_ok=True)
+    progress(f"building the notebook image's root filesystem with mmdebstrap (a few minutes, once) → {tarball}")
+    began = time.monotonic()
+    try:
+        subprocess.run(mmdebstrap_argv(partial), check=True, stdin=subprocess.DEVNULL)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.rename(tarball)
+    for old in CACHE.glob("*.tar"):  # keep only the current one
+        if old != tarball:
+            old.unlink()
+    progress(f"root filesystem ready in {time.monotonic() - began:.0f} s ({tarball.stat().st_size >> 20} MiB)")
+    return tarball
+
+
+def _has_image(client, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _code_archive() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path in _in_server_files():
+            info = archive.gettarinfo(str(path), arcname=str(path.relative_to(REPO)))
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mode = 0o644
+            with path.open("rb") as file:
+                archive.addfile(info, file)
+    return buffer.getvalue()
+
+
+def ensure_image(client, progress: Progress = print) -> str:
+    """The notebook image's tag in ``client``'s engine, built or imported when missing."""
+    tag = image_tag()
+    with _build_lock():
+        if _has_image(client, tag):
+            return tag
+        base = base_tag()
+        if not _has_image(client, base):
+            tarball = rootfs_tarball(progress)
+            progress(f"importing {tarball.name} as {base}")
+            began = time.monotonic()
+            repository, version = base.split(":")
+            client.api.import_image(src=str(tarball), repository=repository, tag=version)
+            progress(f"imported in {time.monotonic() - began:.0f} s")
+        holder = client.containers.create(base, command=["true"], network_disabled=True)
+        try:
+            holder.put_archive(CODE_DIR, _code_archive())
+            repository, version = tag.split(":")
+            holder.commit(repository=repository, tag=version, changes=list(IMAGE_CONFIG + LOCAL_CONFIG),
+                          message="Capytale notebook image: base plus the platform's in-server code")
+        finally:
+            holder.remove(force=True)
+        progress(f"notebook image {tag} ready")
+    return tag
+
+
+def main(argv: list[str] | None = None) -> None:
+    import docker
+
+    from capytale.stack.dockerd import engine
+
+    parser = argparse.ArgumentParser(description="Build the notebook image in a local Docker engine.")
+    parser.add_argument("--tag", default=f"{REPOSITORY}:latest", help="also tag the image so (default: %(default)s)")
+    args = parser.parse_args(argv)
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    with engine() as url:  # DOCKER_HOST, else the project's own dockerd (its images stay in .cache/dockerd)
+        progress(f"Docker engine: {url}")
+        client = docker.DockerClient(base_url=url, timeout=600)
+        tag = ensure_image(client, progress)
+        if args.tag:
+            repository, _, version = args.tag.partition(":")
+            client.images.get(tag).tag(repository, version or "latest")
+        client.close()
+    print(tag)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The notebook image's entry point: one student's server inside its container.
+
+The docker backend starts the image with ``--spec <ServerSpec as JSON>`` and
+the grant public key (PEM) in ``GRANT_PUBLIC_KEY_PEM``; nothing comes from the
+student's workspace.  This module turns them into the same environment and
+configuration as a server forked by the zygote (:mod:`.server`), then runs
+it.  Inside the container the paths are fixed (below): the workspace and the
+socket folder are the two bind mounts, everything else writable is ``/tmp``.
+
+Kept free of Jupyter imports at module level: the agent imports the constants.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from services.spawner.jupyter.spec import ServerSpec
+
+WORKSPACE = "/home/eleve"  # the student's workspace (read-write bind mount), the server's root_dir and HOME
+SOCKET_DIR = "/capytale/socket"  # the node's socket folder of this student (read-write bind mount)
+SOCKET_NAME = "jupyter.sock"
+RUNTIME_DIR = "/tmp/runtime"  # on the container's tmpfs: kernel connection files, Jupyter's data, the key
+KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
+
+
+def container_spec(spec: ServerSpec) -> ServerSpec:
+    """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container."""
+    return dataclasses.replace(spec, root_dir=WORKSPACE, socket_path=f"{SOCKET_DIR}/{SOCKET_NAME}", log_path="",
+                               runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", required=True, help="the ServerSpec, as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spec = ServerSpec.from_json(json.loads(args.spec))
+    runtime = Path(spec.runtime_dir)
+    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = os.environ.pop(KEY_VARIABLE, "")
+    if not key:
+        sys.exit(f"{KEY_VARIABLE} is empty: the server could not verify any grant")
+    Path(spec.grant_public_key).write_text(key)
+
+    from services.spawner.jupyter import server
+
+    base = dict(os.environ)  # the image's own (PATH, LANG, PYTHONPATH): the agent passes nothing else
+    os.environ.clear()
+    os.environ.update(server.environment(spec, base))
+    os.chdir(spec.root_dir)
+    server.run(spec)
+
+
+if __name__ == "__main__":
+    main()
