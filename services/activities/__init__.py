@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from flask import Flask, redirect
 
 from capytale import db, web
-from services.activities import api, models, pages, presence, storage
+from services.activities import api, kernels, models, pages, presence, storage
 
 URL_PREFIX = "/activities"
 
@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = web.create_app("activities", __name__, URL_PREFIX, config)
     db.init_app(app, app.config["CAPYTALE"]["ACTIVITIES_DATABASE_URL"], models.Base.metadata)
     storage.init_app(app)
+    kernels.init_app(app)
     presence.init_app(app)
     app.register_blueprint(pages.bp, url_prefix=URL_PREFIX)
     app.register_blueprint(api.bp, url_prefix=f"{URL_PREFIX}/api")

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from capytale import db, web
 from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
-from services.activities import events, presence, storage
+from services.activities import events, kernels, presence, storage
 from services.activities.copies import copies_of, copy_of, ensure_copy, read_notebook
 from services.activities.masters import activity_json, create_activity, find_activity, owned_activities
 from services.activities.uploads import read_switch, read_upload
@@ -30,13 +30,18 @@ NOTEBOOK_MIMETYPE = "application/x-ipynb+json"
 @login_required("teacher")
 def create():
     """Create an activity from ``notebook``, ``title``, ``instructions``, ``protect_cells`` and ``annex`` files:
-    201, or 400 saying why not."""
+    201 with the kernel the students' copies open on (``missing`` when the environment has none), or 400
+    saying why not."""
     teacher = current_identity()
     upload = read_upload(request, web.settings())
     activity = create_activity(db.session(), storage.current(), teacher, upload,
                                protect_cells=read_switch(request.form, "protect_cells"))
     log.info("%s created activity %s (%s) from %r", teacher.uid, activity.id, activity.code, upload.notebook.name)
-    return activity_json(activity, upload.notebook.name, web.settings()["PUBLIC_URL"]), 201
+    kernel = kernels.current().resolve(upload.notebook.metadata)
+    if kernel.missing:
+        log.info("activity %s asks for kernel %r, missing from the students' environment", activity.id, kernel.asked)
+    answer = activity_json(activity, upload.notebook.name, web.settings()["PUBLIC_URL"])
+    return answer | {"kernel": kernel.as_json()}, 201
 
 
 @bp.get("/activities")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from capytale.errors import PlatformError
 from capytale.tokens import Identity
+from services.activities import kernels
 from services.activities.masters import current_version
 from services.activities.models import Activity, Copy, iso
 from services.activities.names import folder_name, inside
@@ -75,7 +76,7 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     master = storage.master_dir(activity.id, version.number)
     contents = {}
     prepared = prepared_copy(inside(master, version.notebook).read_bytes(), activity.protect_cells,
-                             activity.instructions)
+                             activity.instructions, kernels.current())
     if prepared is not None:
         contents[version.notebook] = prepared
     storage.copy_missing(master, version.files, inside(storage.user_dir(student.key), folder), contents)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nbformat
 from babel.numbers import format_decimal
@@ -40,6 +40,7 @@ class CheckedNotebook:
     name: str  # NFC, a single file name ending in .ipynb
     content: bytes  # the uploaded bytes, or the upgraded notebook
     upgraded_from: int | None  # the format it was upgraded from; None when stored as sent
+    metadata: dict = field(default_factory=dict, compare=False)  # the notebook's metadata (its kernel…)
 
 
 def _refuse(message: str, reason: str, detail: str) -> PlatformError:
@@ -79,9 +80,10 @@ def check_notebook(filename: str, data: bytes, max_bytes: int) -> CheckedNoteboo
                       "not_utf8", f"{name}: {exc}") from None
     raw = _parse_json(name, text)
     notebook = _read_as_v4(name, text)
+    metadata = dict(notebook.get("metadata") or {})
     if raw["nbformat"] == 4:
-        return CheckedNotebook(name, content, None)
-    return CheckedNotebook(name, (nbformat.writes(notebook) + "\n").encode(), raw["nbformat"])
+        return CheckedNotebook(name, content, None, metadata)
+    return CheckedNotebook(name, (nbformat.writes(notebook) + "\n").encode(), raw["nbformat"], metadata)
 
 
 def _parse_json(name: str, text: str) -> dict:

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.web import current_identity, login_required
-from services.activities import presence, storage
+from services.activities import kernels, presence, storage
 from services.activities.archive import delete_activity
 from services.activities.copies import CopyView, copies_of, copy_of, notebook_path, read_notebook
 from services.activities.exports import copies_csv, copies_zip, download_name
@@ -137,8 +137,10 @@ def _activity_page(activity: Activity, error: str | None = None, status: int = 2
     views = copies_of(session, storage.current(), activity, presence.working_now())
     shown, listing = _sorted_copies(views)
     url = share_url(web.settings()["PUBLIC_URL"], activity.code)
+    version = current_version(session, activity)
+    kernel = kernels.kernel_of_master(storage.current(), version)
     return render_template(
-        "activities/activity.html", activity=activity, version=current_version(session, activity),
+        "activities/activity.html", activity=activity, version=version, kernel=kernel,
         versions=versions_of(session, activity), share_url=url, qr=qr_svg(url, _("Code QR du lien de l'activité")),
         copies=shown, total=len(views), working=sum(view.working for view in views), listing=listing,
         error=error, created=request.args.get("created") == "1",

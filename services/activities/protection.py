@@ -12,19 +12,37 @@ from being edited and one that says ``"deletable": false`` from being deleted
 adds cells of their own and edits those.  Only the copy is changed; the master
 stays as the teacher sent it.  It is a guard against mistakes, not a lock: a
 student who knows Jupyter can change the metadata back in their own copy.
+
+The copy opens on the students' kernel the notebook maps to (:mod:`capytale.kernels`):
+when the master's kernelspec does not name that kernel exactly (``ocaml-jupyter``,
+a VS Code ``python36964bit…``, none at all), the copy's ``metadata.kernelspec``
+becomes the kernel's own; the rest of the metadata stays.  A kernel the
+environment does not have leaves the kernelspec as the teacher gave it.  When
+nothing is to change, the copy is the master byte for byte.
 """
 from __future__ import annotations
 
-import nbformat
+import warnings
 
+import nbformat
+from nbformat.warnings import MissingIDFieldWarning
+
+from capytale.kernels import Kernels
 from services.activities.notebooks import as_v4
 
 
-def prepared_copy(content: bytes, protect: bool, instructions: str) -> bytes | None:
-    """The student's notebook made from the master's ``content``; None when it is the master as is."""
-    if not protect and not instructions:
+def prepared_copy(content: bytes, protect: bool, instructions: str, kernels: Kernels | None = None) -> bytes | None:
+    """The student's notebook made from the master's ``content``; None when it is the master as is.
+
+    ``kernels``: the students' kernels, the copy's kernelspec is made to name the one found."""
+    if kernels is None and not protect and not instructions:
         return None
     notebook = as_v4(content.decode("utf-8-sig"))
+    kernelspec = kernels.kernelspec_for(notebook.get("metadata")) if kernels is not None else None
+    if not protect and not instructions and kernelspec is None:
+        return None
+    if kernelspec is not None:
+        notebook.setdefault("metadata", nbformat.NotebookNode())["kernelspec"] = nbformat.from_dict(kernelspec)
     if protect:
         for cell in notebook.get("cells", []):
             cell.setdefault("metadata", {})
@@ -35,7 +53,10 @@ def prepared_copy(content: bytes, protect: bool, instructions: str) -> bytes | N
             _instructions_markdown(instructions),
             metadata={"editable": False, "deletable": False, "capytale": {"instructions": True}})
         notebook["cells"].insert(0, cell)
-    return nbformat.writes(notebook).encode("utf-8")
+    with warnings.catch_warnings():
+        # a format 4.5 master without cell ids (accepted at upload): nbformat gives the copy's cells ids
+        warnings.simplefilter("ignore", MissingIDFieldWarning)
+        return nbformat.writes(notebook).encode("utf-8")
 
 
 def _instructions_markdown(text: str) -> str:
