@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SERVER_REQUIREMENTS := compose/notebook-image/requirements.txt
+STUDENTS_ENV_STAMP := $(VENV)/.students-env
 CHP := node_modules/.bin/configurable-http-proxy
 # Languages with a catalogue; French needs none, it is the language of the code and templates.
 TRANSLATED := en
@@ -28,12 +30,19 @@ notebook-image: deps ## The notebook image of the docker backend, built locally 
 bench: deps ## Benchmark the main flow through HAProxy; figures to bench-results.json
 	$(PY) -m tests.bench
 
-deps: $(STAMP) $(CHP) system-packages ## Install what the platform needs (venv, npm, Debian packages)
+deps: $(STAMP) $(CHP) system-packages $(STUDENTS_ENV_STAMP) ## Install what the platform needs (venvs, npm, Debian packages)
 
-$(STAMP): pyproject.toml
+# Jupyter at the versions of the notebook image (its requirements as constraints, extras left out)
+$(STAMP): pyproject.toml $(SERVER_REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	sed 's/\[[a-z,]*\]//' $(SERVER_REQUIREMENTS) > $(VENV)/constraints.txt
+	$(PY) -m pip install --quiet -e '.[test]' -c $(VENV)/constraints.txt
+	touch $@
+
+# What students' kernels import, apart from the platform's environment (capytale/stack/students_env.py)
+$(STUDENTS_ENV_STAMP): $(STAMP) environment/python.txt $(shell find environment/kernels -not -path '*/.*' \( -name '*.py' -o -name '*.toml' -o -name '*.ml' \) 2>/dev/null)
+	$(PY) -m capytale.stack.students_env
 	touch $@
 
 $(CHP): package.json

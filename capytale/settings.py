@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from capytale.kernels import DEFAULT_FILE as DEFAULT_KERNELS_FILE
+
 PREFIX = "CAPYTALE_"
 
 
@@ -90,6 +92,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("ACTIVITIES_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'activities.sqlite').resolve()}", "Database of the activities service.", ("activities",), secret=True),
     Setting("MAX_NOTEBOOK_MB", int, 20, "Largest notebook a teacher may upload, in MiB.", ("activities",)),
     Setting("MAX_UPLOAD_MB", int, 100, "Largest upload (notebook and annex files together), in MiB.", ("activities",)),
+    Setting("KERNELS_FILE", Path, DEFAULT_KERNELS_FILE, "TOML table of the students' kernels and the kernelspec names notebooks carry for each (copies open on them).", ("activities",)),
     # --- router ------------------------------------------------------------------
     Setting("ROUTER_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'router.sqlite').resolve()}", "Database of the router (placements).", ("router",), secret=True),
     Setting("ACTIVITIES_URL", str, "http://127.0.0.1:8102", "Internal URL of the activities service.", ("router",)),
@@ -110,6 +113,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("CULL_INTERVAL", int, 60, "Seconds between two passes of the idle culler.", ("spawner",)),
     Setting("HEARTBEAT_INTERVAL", float, 3.0, "Seconds between two node heartbeats.", ("spawner",)),
     Setting("STOP_SERVERS_ON_EXIT", bool, False, "Stop every student server when the spawner exits (else a new spawner adopts them).", ("spawner",)),
+    Setting("STUDENTS_ENV", str, "", "Prefix of the students' environment whose kernels students' servers run (process backend; python -m capytale.stack.students_env makes it). Containers have their own, in the image.", ("spawner",)),
     Setting("JUPYTER_EXTENSIONS", str, "notebook", "Comma-separated server extensions a student's server loads.", ("spawner",)),
     # --- spawner, docker backend ---------------------------------------------------
     Setting("DOCKER_URL", str, "", "Docker engine of the docker backend (empty: DOCKER_HOST, else the local socket).", ("spawner",)),

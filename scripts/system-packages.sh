@@ -3,7 +3,8 @@
 # this machine's RabbitMQ and PostgreSQL when they are installed but stopped.
 # Without them the platform still runs on its embedded defaults (SQLite); RabbitMQ
 # is required, so it is installed when absent. docker.io and mmdebstrap serve the
-# docker backend (its tests start their own dockerd when none runs).
+# docker backend (its tests start their own dockerd when none runs); environment/debian.txt
+# lists what students' kernels need on this machine (the process backend).
 set -euo pipefail
 
 missing=()
@@ -14,6 +15,13 @@ command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
 # the docker backend: its engine (started by the tests when none runs) and the local notebook image build
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+# what builds the students' environment's wheels that PyPI has no Linux wheel of (pycairo)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+[ -e /usr/include/cairo/cairo.h ] || missing+=(libcairo2-dev)
+# the programs students' kernels drive (OCaml's toplevel…): the students' environment's Debian list
+while read -r package; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done < <(sed 's/#.*//' "$(dirname "$0")/../environment/debian.txt" | tr -s ' \t' '\n' | grep .)
 if ((${#missing[@]})); then
     if [ "$(id -u)" != 0 ]; then
         echo "Missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2

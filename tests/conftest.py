@@ -26,6 +26,27 @@ def rabbitmq_reachable() -> bool:
     return _answers(5672)
 
 
+def terminal_progress(request, prefix: str):
+    """A progress callback that prints on the terminal as it happens, through pytest's capture."""
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def progress(line: str) -> None:
+        if terminal is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                terminal.write_line(f"[{prefix}] {line}")
+
+    return progress
+
+
+@pytest.fixture(scope="session")
+def students_env(request) -> Path:
+    """The students' environment the process backend's kernels run on (made once per list, cached)."""
+    from capytale.stack.students_env import ensure_students_env
+
+    return ensure_students_env(terminal_progress(request, "students' environment"))
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The shared corpus of real notebooks, read where it is (never copied)."""

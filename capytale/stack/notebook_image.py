@@ -1,17 +1,24 @@
 """The notebook image, built on this machine where no registry is reachable.
 
 Production builds ``compose/notebook-image/Dockerfile`` on a public Jupyter base
-image.  Here (tests, ``make notebook-image``) the same image is made in two steps,
-each tagged with a hash of its inputs, so that a change rebuilds it and nothing
-else does:
+image.  Here (tests, ``make notebook-image``) the same image is made in three
+steps, each tagged with a hash of its inputs, so that a change rebuilds it and
+what comes after it, nothing before:
 
 1. **base** ``capytale-notebook-base:<hash>``: a Debian root filesystem made by
-   ``mmdebstrap`` (Python, tini), a virtual environment in ``/opt/jupyter`` with
-   ``compose/notebook-image/requirements.txt`` installed by pip, the non-root user
-   ``eleve`` (uid 1000) and the mount points; packed as a tarball cached under
-   ``.cache/notebook-image/`` and brought in with ``docker import``.  Minutes the
-   first time, then only the import (or nothing, when the engine keeps it).
-2. **image** ``capytale-notebook:<hash>``: the base plus the platform's in-server
+   ``mmdebstrap`` (Python, tini, and the students' Debian packages of
+   ``environment/debian.txt``), the server's virtual environment in
+   ``/opt/jupyter`` with ``compose/notebook-image/requirements.txt`` installed by
+   pip, the non-root user ``eleve`` (uid 1000) and the mount points; packed as a
+   tarball cached under ``.cache/notebook-image/`` and brought in with ``docker
+   import``.  Minutes the first time, then only the import (or nothing, when
+   the engine keeps it).
+2. **students** ``capytale-notebook-students:<hash>``: the base plus the
+   students' environment in ``/opt/students``, installed by a container of the
+   base (no network) from the same wheels as the process backend's
+   (``capytale.stack.students_env``), so both hold the same versions.  A minute;
+   an académie's new library costs this step only.
+3. **image** ``capytale-notebook:<hash>``: that plus the platform's in-server
    code (:data:`IN_SERVER_PATHS`) in ``/opt/capytale`` and the configuration of
    :data:`IMAGE_CONFIG` (user, environment, entry point), committed from a
    container that never runs.  Seconds.
@@ -30,12 +37,15 @@ import fcntl
 import hashlib
 import io
 import json
+import shlex
 import subprocess
 import sys
 import tarfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
+
+from capytale.stack import students_env
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_DIR = REPO / "compose" / "notebook-image"
@@ -44,6 +54,7 @@ CACHE = REPO / ".cache" / "notebook-image"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # pip in the chroot reaches PyPI as this host does
 
 BASE_REPOSITORY = "capytale-notebook-base"
+STUDENTS_REPOSITORY = "capytale-notebook-students"
 REPOSITORY = "capytale-notebook"
 SUITE = "bookworm"
 MIRRORS = (
@@ -51,7 +62,7 @@ MIRRORS = (
     f"deb http://deb.debian.org/debian {SUITE}-updates main",
     f"deb http://deb.debian.org/debian-security {SUITE}-security main",
 )
-DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini")
+DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini", *students_env.debian_packages())
 STUDENT_UID = 1000
 CODE_DIR = "/opt/capytale"
 
@@ -120,9 +131,15 @@ def _in_server_files() -> list[Path]:
     return files
 
 
-def image_tag() -> str:
-    """``capytale-notebook:<hash>``: changes with the base, the in-server code and the image's configuration."""
-    digest = hashlib.sha256(base_tag().encode())
+def students_tag(list_file: Path = students_env.PYTHON_LIST) -> str:
+    """``capytale-notebook-students:<hash>``: changes with the base and the students' environment."""
+    digest = hashlib.sha256(f"{base_tag()}\0{students_env.digest(list_file)}".encode())
+    return f"{STUDENTS_REPOSITORY}:{digest.hexdigest()[:12]}"
+
+
+def image_tag(list_file: Path = students_env.PYTHON_LIST) -> str:
+    """``capytale-notebook:<hash>``: changes with the layers below, the in-server code and the image's configuration."""
+    digest = hashlib.sha256(students_tag(list_file).encode())
     for path in _in_server_files():
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps([IMAGE_CONFIG, LOCAL_CONFIG]).encode())
@@ -183,9 +200,10 @@ def _code_archive() -> bytes:
     return buffer.getvalue()
 
 
-def ensure_image(client, progress: Progress = print) -> str:
-    """The notebook image's tag in ``client``'s engine, built or imported when missing."""
-    tag = image_tag()
+def ensure_image(client, progress: Progress = print, list_file: Path = students_env.PYTHON_LIST) -> str:
+    """The notebook image's tag in ``client``'s engine, built or imported when missing; ``list_file``
+    is the students' Python list (an académie's, or one a test adds a library to)."""
+    tag = image_tag(list_file)
     with _build_lock():
         if _has_image(client, tag):
             return tag
@@ -197,16 +215,49 @@ def ensure_image(client, progress: Progress = print) -> str:
             repository, version = base.split(":")
             client.api.import_image(src=str(tarball), repository=repository, tag=version)
             progress(f"imported in {time.monotonic() - began:.0f} s")
-        holder = client.containers.create(base, command=["true"], network_disabled=True)
+        students = students_tag(list_file)
+        if not _has_image(client, students):
+            _build_students_layer(client, base, students, list_file, progress)
+        holder = client.containers.create(students, command=["true"], network_disabled=True)
         try:
             holder.put_archive(CODE_DIR, _code_archive())
             repository, version = tag.split(":")
             holder.commit(repository=repository, tag=version, changes=list(IMAGE_CONFIG + LOCAL_CONFIG),
-                          message="Capytale notebook image: base plus the platform's in-server code")
+                          message="Capytale notebook image: the students' environment plus the platform's in-server code")
         finally:
             holder.remove(force=True)
         progress(f"notebook image {tag} ready")
     return tag
+
+
+def _build_students_layer(client, base: str, tag: str, list_file: Path, progress: Progress) -> None:
+    """Install the students' environment into a container of ``base`` (no network: from the wheels
+    mounted read-only) and commit it as ``tag``."""
+    from docker.types import Mount
+
+    wheels, kernels_wheel = students_env.wheelhouse(list_file, progress)
+    prefix = students_env.IMAGE_PREFIX
+    python = f"{prefix}/bin/python"
+    commands = [["python3", "-m", "venv", prefix], *students_env.install_commands(
+        python, prefix, "/wheels", f"/wheels/{kernels_wheel.relative_to(wheels)}", "/list/python.txt")]
+    script = " && ".join(" ".join(shlex.quote(part) for part in command) for command in commands)
+    progress(f"installing the students' environment into {prefix} ({tag})")
+    began = time.monotonic()
+    builder = client.containers.run(
+        base, command=["sh", "-c", script], detach=True, network_mode="none", user="0:0",
+        mounts=[Mount("/wheels", str(wheels), type="bind", read_only=True),
+                Mount("/list/python.txt", str(list_file.resolve()), type="bind", read_only=True)])
+    try:
+        status = builder.wait()
+        if status.get("StatusCode") != 0:
+            logs = builder.logs().decode(errors="replace")[-3000:]
+            raise RuntimeError(f"the students' environment did not install in the image:\n{logs}")
+        repository, version = tag.split(":")
+        builder.commit(repository=repository, tag=version,
+                       message=f"Capytale notebook image: the students' environment in {prefix}")
+    finally:
+        builder.remove(force=True)
+    progress(f"students' environment installed in {time.monotonic() - began:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> None:

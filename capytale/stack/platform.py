@@ -25,6 +25,7 @@ from capytale.settings import load
 from capytale.stack import haproxy
 from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
+from capytale.stack.students_env import ensure_students_env
 from capytale.tokens import ensure_development_keys
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,10 @@ class LocalPlatform:
 
     def start(self, timeout: float = 60.0) -> "LocalPlatform":
         ensure_development_keys(self.var_dir / "keys")
+        if self.config.env.get("CAPYTALE_SPAWNER_BACKEND", "process") == "process":
+            # students' kernels run on their own environment, made once per list (a container has its own)
+            self.config.env.setdefault("CAPYTALE_STUDENTS_ENV", str(ensure_students_env(
+                lambda line: print(line, file=sys.stderr, flush=True))))
         try:
             self._start_services(timeout)
             self._start_nodes(timeout)

@@ -20,6 +20,7 @@ import docker
 import pytest
 
 from capytale.stack import dockerd, notebook_image
+from tests.conftest import terminal_progress
 
 # Small limits, so that the fork bomb and the memory hog meet them fast.
 MEMORY_MB = 512
@@ -46,13 +47,7 @@ class Engine:
 @pytest.fixture(scope="session")
 def engine(request, tmp_path_factory):
     """The Docker engine and the notebook image's tag; skips with the reason where no engine can be started."""
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def progress(line: str) -> None:  # on the terminal as it happens: a cold build takes a minute or two
-        if terminal is not None and capture is not None:
-            with capture.global_and_fixture_disabled():
-                terminal.write_line(f"[docker] {line}")
+    progress = terminal_progress(request, "docker")  # as it happens: a cold build takes minutes
 
     with contextlib.ExitStack() as stack:
         try:

@@ -104,41 +104,108 @@ class Browser:
         """Start a kernel, execute ``code`` through the websocket, return what it printed.
 
         Raises :class:`KernelDied` when the kernel dies meanwhile."""
-        answer = self.http.post(self.url(f"{link.prefix}api/kernels"), json={"name": "python3"},
-                                headers=self._xsrf(link), timeout=60)
+        with self.kernel(link) as kernel:
+            return kernel.execute(code, timeout).printed
+
+    def kernel(self, link: NotebookLink, name: str = "python3", notebook_path: str | None = None,
+               timeout: float = 60.0) -> "Kernel":
+        """A kernel of the student's server, reached as Notebook 7 does: a session for the notebook
+        (``notebook_path``) when one is named, else a bare kernel; then its websocket."""
+        if notebook_path is None:
+            answer = self.http.post(self.url(f"{link.prefix}api/kernels"), json={"name": name},
+                                    headers=self._xsrf(link), timeout=timeout)
+        else:
+            answer = self.http.post(self.url(f"{link.prefix}api/sessions"), headers=self._xsrf(link), timeout=timeout,
+                                    json={"path": notebook_path, "type": "notebook", "name": "",
+                                          "kernel": {"name": name}})
         assert answer.status_code == 201, f"{answer.status_code}: {answer.text[:300]}"
-        kernel_id = answer.json()["id"]
+        kernel_id = answer.json()["id"] if notebook_path is None else answer.json()["kernel"]["id"]
         ws_url = self.url(f"{link.prefix}api/kernels/{kernel_id}/channels").replace("http://", "ws://", 1)
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies
                            if link.prefix.startswith(c.path.rstrip("/") + "/") or c.path == "/")
         conn = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], origin=self.base_url,
                                            timeout=timeout)
-        try:
-            msg_id = uuid.uuid4().hex
-            conn.send(json.dumps({
-                "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
-                           "session": uuid.uuid4().hex, "version": "5.3"},
-                "parent_header": {}, "metadata": {}, "channel": "shell",
-                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True},
-            }))
-            printed, deadline = [], time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                message = json.loads(conn.recv())
-                if message["header"]["msg_type"] == "status" and message["content"]["execution_state"] in (
-                        "restarting", "dead"):  # the server's own news of the kernel, with no parent
-                    raise KernelDied(f"the kernel died running {code[:60]!r}")
-                if message.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind = message["header"]["msg_type"]
-                if kind == "stream":
-                    printed.append(message["content"]["text"])
-                elif kind == "execute_result":
-                    printed.append(message["content"]["data"].get("text/plain", ""))
-                elif kind == "error":
-                    printed.append("\n".join(message["content"]["traceback"]))
-                elif kind == "status" and message["content"]["execution_state"] == "idle":
-                    return "".join(printed)
-            raise TimeoutError(f"no result for {code!r}")
-        finally:
-            conn.close()
+        interrupt = lambda: self.http.post(  # noqa: E731 - the ■ button of the page
+            self.url(f"{link.prefix}api/kernels/{kernel_id}/interrupt"), headers=self._xsrf(link), timeout=timeout)
+        if notebook_path is None:
+            forget = lambda: self.http.delete(  # noqa: E731
+                self.url(f"{link.prefix}api/kernels/{kernel_id}"), headers=self._xsrf(link), timeout=timeout)
+        else:
+            session_id = answer.json()["id"]
+            forget = lambda: self.http.delete(  # noqa: E731 - closing the notebook's kernel, as its page does
+                self.url(f"{link.prefix}api/sessions/{session_id}"), headers=self._xsrf(link), timeout=timeout)
+        return Kernel(conn, kernel_id, self.name, interrupt, forget)
+
+
+@dataclass
+class Executed:
+    """What one cell gave: what it printed or showed (text), its outputs as Jupyter sends them, its error."""
+
+    printed: str
+    outputs: list
+    error: dict | None  # {"ename", "evalue", "traceback"} of an error reply
+
+
+class Kernel:
+    """One kernel's websocket: execute cells one after the other, as the notebook page does."""
+
+    def __init__(self, conn, kernel_id: str, username: str, interrupt, forget=None):
+        self.conn, self.id, self.username = conn, kernel_id, username
+        self.interrupt, self.forget = interrupt, forget
+        self.session = uuid.uuid4().hex
+
+    def __enter__(self) -> "Kernel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
+        if self.forget is not None:
+            self.forget()  # the kernel stops: a test leaves no busy kernel behind
+
+    def execute(self, code: str, timeout: float = 60.0, interrupt_after: float | None = None) -> Executed:
+        """Run ``code``; raises :class:`KernelDied` when the kernel dies meanwhile, TimeoutError
+        when it has not answered in ``timeout`` seconds.  With ``interrupt_after``, the kernel is
+        interrupted once that many seconds have gone (the page's ■ button)."""
+        msg_id = uuid.uuid4().hex
+        self.conn.send(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.username,
+                       "session": self.session, "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": False},
+        }))
+        printed, outputs, error = [], [], None
+        began = time.monotonic()
+        deadline = began + timeout
+        interrupt_at = None if interrupt_after is None else began + interrupt_after
+        while time.monotonic() < deadline:
+            wait = deadline if interrupt_at is None else min(deadline, interrupt_at)
+            self.conn.settimeout(max(0.01, wait - time.monotonic()))
+            try:
+                message = json.loads(self.conn.recv())
+            except websocket.WebSocketTimeoutException:
+                if interrupt_at is not None and time.monotonic() >= interrupt_at:
+                    self.interrupt()
+                    interrupt_at = None
+                continue
+            kind = message["header"]["msg_type"]
+            if kind == "status" and message["content"]["execution_state"] in ("restarting", "dead"):
+                raise KernelDied(f"the kernel died running {code[:60]!r}")  # the server's news, no parent
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            content = message["content"]
+            if kind == "stream":
+                printed.append(content["text"])
+                outputs.append({"output_type": "stream", **content})
+            elif kind in ("execute_result", "display_data"):
+                printed.append(content["data"].get("text/plain", ""))
+                outputs.append({"output_type": kind, **content})
+            elif kind == "error":
+                printed.append("\n".join(content["traceback"]))
+                error = {"ename": content["ename"], "evalue": content["evalue"], "traceback": content["traceback"]}
+            elif kind == "execute_reply" and content.get("status") == "error" and error is None:
+                error = {"ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
+                         "traceback": content.get("traceback", [])}
+            elif kind == "status" and content["execution_state"] == "idle":
+                return Executed("".join(printed), outputs, error)
+        raise TimeoutError(f"no result for {code[:80]!r} in {timeout} s")

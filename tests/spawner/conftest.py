@@ -210,7 +210,7 @@ def _delete_queue(number: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def make_node(chp, request) -> Iterator:
+def make_node(chp, students_env, request) -> Iterator:
     """A factory of nodes with a random number, fresh folders and development keys."""
     made: list[Node] = []
 
@@ -218,7 +218,7 @@ def make_node(chp, request) -> Iterator:
         # short folder names: a Unix socket path holds at most 107 bytes
         var_dir = Path(tempfile.mkdtemp(prefix="cs-", dir="/tmp"))
         ensure_development_keys(var_dir / "keys")
-        node = Node(random.randint(1000, 999_999), var_dir, chp, dict(settings))
+        node = Node(random.randint(1000, 999_999), var_dir, chp, {"STUDENTS_ENV": str(students_env), **settings})
         made.append(node)
         _LIVE_NODES.append(node)
         return node

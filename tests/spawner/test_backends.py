@@ -26,13 +26,13 @@ def test_the_base_backend_does_nothing_silently():
 
 
 @pytest.fixture(scope="module", params=["process"])
-def backend(request):
+def backend(request, students_env):
     """Each backend on a fresh node folder; whatever it leaves running is killed by pid."""
     folder = Path(tempfile.mkdtemp(prefix="cs-", dir="/tmp"))
     ensure_development_keys(folder / "keys")
     node_dir = NodeDir(folder / "run", 1).create()
     if request.param == "process":
-        made = ProcessBackend(node_dir, folder / "keys" / "grant.pub", ("notebook",))
+        made = ProcessBackend(node_dir, folder / "keys" / "grant.pub", ("notebook",), students_env)
     made.open()
     made.root = folder / "data"
     yield made

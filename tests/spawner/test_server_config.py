@@ -12,7 +12,7 @@ from services.spawner.jupyter.spec import ServerSpec, parse_extensions
 
 SPEC = ServerSpec(user_key="kalice", root_dir="/data/users/kalice", socket_path="/run/1/kalice.sock",
                   base_url="/n/1/u/kalice/", log_path="/run/1/kalice.log", runtime_dir="/run/1/runtime/kalice",
-                  grant_public_key="/keys/grant.pub", instance="start-1")
+                  grant_public_key="/keys/grant.pub", instance="start-1", students_env="/opt/students")
 
 
 def test_the_server_configuration():
@@ -28,6 +28,10 @@ def test_the_server_configuration():
     assert app.identity_provider_class.__name__ == "GrantIdentityProvider"
     assert config.GrantIdentityProvider.owner_key == "kalice"
     assert config.ServerApp.allow_root is False and server.server_config(SPEC, as_root=True).ServerApp.allow_root
+    # kernels: the students' environment's, and no other (not the server's own Python, not the workspace's)
+    assert app.kernel_spec_manager_class is server.StudentsKernelSpecs
+    specs = server.StudentsKernelSpecs(config=config)
+    assert specs.kernel_dirs == ["/opt/students/share/jupyter/kernels"] and specs.ensure_native_kernel is False
 
 
 def test_french_is_the_default_language_from_a_file_the_platform_owns():

@@ -21,7 +21,7 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
 
         return ProcessBackend(
             node_dir, grant_public_key=settings["GRANT_PUBLIC_KEY"],
-            extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]),
+            extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]), students_env=_students_env(settings),
             secure_cookies=settings["PUBLIC_URL"].startswith("https:"), log_level=settings["LOG_LEVEL"],
         )
     if name == "docker":
@@ -36,6 +36,14 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             secure_cookies=settings["PUBLIC_URL"].startswith("https:"),
         )
     raise SettingsError(f"CAPYTALE_SPAWNER_BACKEND: unknown backend {name!r} (known: process, docker)")
+
+
+def _students_env(settings: Settings):
+    """``CAPYTALE_STUDENTS_ENV``, which the process backend cannot do without."""
+    if not str(settings["STUDENTS_ENV"]):
+        raise SettingsError("CAPYTALE_STUDENTS_ENV: the process backend needs the students' environment "
+                            "(python -m capytale.stack.students_env makes it and prints its path)")
+    return settings["STUDENTS_ENV"]
 
 
 def _student_user(raw: str) -> str:

@@ -126,7 +126,7 @@ class DockerBackend(Backend):
         self.prepare_workspace(root_dir)
         spec = container_spec(ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url, log_path="",
-            runtime_dir="", grant_public_key="", instance=instance, secure_cookies=self.secure_cookies,
+            runtime_dir="", grant_public_key="", students_env="", instance=instance, secure_cookies=self.secure_cookies,
             extensions=with_lab(self.extensions) if lab else self.extensions,
         ))
         started_at = time.time()

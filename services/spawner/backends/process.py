@@ -23,7 +23,7 @@ from pathlib import Path
 
 from services.spawner import procfs
 from services.spawner.backends.base import Backend, ServerHandle
-from services.spawner.jupyter.spec import ServerSpec, with_lab
+from services.spawner.jupyter.spec import ServerSpec, kernels_dir, with_lab
 from services.spawner.state import NodeDir
 
 log = logging.getLogger("capytale.spawner")
@@ -118,9 +118,10 @@ class ZygoteClient:
 class ProcessBackend(Backend):
     """Local processes forked by a zygote; state files are how servers are found again."""
 
-    def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...],
+    def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...], students_env: Path,
                  secure_cookies: bool = False, log_level: str = "INFO", spawn_timeout: float = 30.0):
         self.node_dir = node_dir
+        self.students_env = Path(students_env).resolve()
         self.grant_public_key = Path(grant_public_key).resolve()
         self.extensions = extensions
         self.secure_cookies = secure_cookies
@@ -133,7 +134,7 @@ class ProcessBackend(Backend):
         spec = ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
-            grant_public_key=str(self.grant_public_key), extensions=extensions,
+            grant_public_key=str(self.grant_public_key), extensions=extensions, students_env=str(self.students_env),
             secure_cookies=self.secure_cookies, instance=instance,
         )
         started_at = time.time()
@@ -177,6 +178,10 @@ class ProcessBackend(Backend):
         return total
 
     def open(self) -> None:
+        kernels = Path(kernels_dir(str(self.students_env)))
+        if not kernels.is_dir():
+            raise RuntimeError(f"no students' environment at {self.students_env} (no {kernels}): "
+                               "python -m capytale.stack.students_env makes one (make deps does)")
         self.zygote.start()
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from services.spawner.jupyter.spec import ServerSpec
 WORKSPACE = "/home/eleve"  # the student's workspace (read-write bind mount), the server's root_dir and HOME
 SOCKET_DIR = "/capytale/socket"  # the node's socket folder of this student (read-write bind mount)
 SOCKET_NAME = "jupyter.sock"
+STUDENTS_ENV = "/opt/students"  # the students' environment (capytale.stack.students_env), in the image
 RUNTIME_DIR = "/tmp/runtime"  # on the container's tmpfs: kernel connection files, Jupyter's data, the key
 KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
 
@@ -31,7 +32,8 @@ KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
 def container_spec(spec: ServerSpec) -> ServerSpec:
     """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container."""
     return dataclasses.replace(spec, root_dir=WORKSPACE, socket_path=f"{SOCKET_DIR}/{SOCKET_NAME}", log_path="",
-                               runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub")
+                               runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub",
+                               students_env=STUDENTS_ENV)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,10 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from jupyter_client.kernelspec import KernelSpecManager
+from traitlets import Unicode, default
 from traitlets.config import Config
 
 from services.spawner.jupyter.identity import GrantIdentityProvider
-from services.spawner.jupyter.spec import ServerSpec
+from services.spawner.jupyter.spec import ServerSpec, kernels_dir
 
 # The notebook app's app_settings_dir: this read-only package folder, for its overrides.json
 # (the notebook app reads nothing else there than overrides.json and overrides.d/).
@@ -31,6 +33,17 @@ LAB_SETTINGS_DIR = Path(__file__).parent
 KNOWN_EXTENSIONS = ("notebook", "jupyter_lsp", "jupyter_server_terminals", "jupyterlab", "notebook_shim")
 
 log = logging.getLogger("capytale.spawner.server")
+
+
+class StudentsKernelSpecs(KernelSpecManager):
+    """The kernelspecs of one folder, the students' environment's, and of no other place
+    (``KernelSpecManager.kernel_dirs`` is not configurable, so its default is replaced)."""
+
+    folder = Unicode(config=True, help="the students' environment's kernelspecs folder")
+
+    @default("kernel_dirs")
+    def _only_the_students_environment(self) -> list[str]:
+        return [self.folder]
 
 
 def extension_switches(wanted: tuple[str, ...]) -> dict[str, bool]:
@@ -82,6 +95,11 @@ def server_config(spec: ServerSpec, as_root: bool) -> Config:
     config.GrantIdentityProvider.owner_key = spec.user_key
     config.GrantIdentityProvider.instance = spec.instance
     config.GrantIdentityProvider.grant_public_key_file = spec.grant_public_key
+    # kernels come from the students' environment only: never a kernelspec of the server's own
+    # environment, nor one a student installs under the workspace (HOME) or the runtime folder
+    server.kernel_spec_manager_class = StudentsKernelSpecs
+    config.StudentsKernelSpecs.folder = kernels_dir(spec.students_env)
+    config.StudentsKernelSpecs.ensure_native_kernel = False
     config.JupyterNotebookApp.app_settings_dir = str(LAB_SETTINGS_DIR)
     config.LabApp.app_settings_dir = str(LAB_SETTINGS_DIR)  # a teacher's JupyterLab: French by default too
     return config

@@ -20,6 +20,7 @@ class ServerSpec:
     runtime_dir: str
     grant_public_key: str
     instance: str  # the grants this server accepts name it
+    students_env: str  # prefix of the students' environment: the server's kernels are its kernelspecs, only
     extensions: tuple[str, ...] = ("notebook",)
     secure_cookies: bool = False  # the public URL is https: cookies only travel encrypted
 
@@ -31,6 +32,11 @@ class ServerSpec:
         values = dict(data)
         values["extensions"] = tuple(values.get("extensions", ()))
         return cls(**values)
+
+
+def kernels_dir(students_env: str) -> str:
+    """The folder of a students' environment's kernelspecs (``capytale.stack.students_env`` writes them)."""
+    return f"{students_env}/share/jupyter/kernels"
 
 
 def parse_extensions(raw: str) -> tuple[str, ...]:
