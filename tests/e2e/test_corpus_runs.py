@@ -13,7 +13,6 @@ which; the test checks that no other line of the corpus reaches for the network.
 """
 from __future__ import annotations
 
-import csv
 import re
 import sqlite3
 import struct
@@ -27,7 +26,8 @@ import nbformat
 import pytest
 
 from tests.conftest import CORPUS
-from tests.e2e.browser import Browser, KernelDied
+from tests.e2e.browser import KernelDied
+from tests.e2e.test_corpus import corpus_names, corpus_student, corpus_teacher  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -102,11 +102,6 @@ EXPECTED_ERRORS: dict[str, dict[int, tuple[str, str]]] = {
 
 # Exceptions that say the environment lacks something (never expected).
 ENVIRONMENT_ERRORS = ("ModuleNotFoundError", "ImportError", "UsageError", "NoSuchKernel")
-
-
-def corpus_names() -> list[str]:
-    with (CORPUS / "MANIFEST.tsv").open(newline="", encoding="utf-8") as manifest:
-        return [row["file_name"] for row in csv.DictReader(manifest, delimiter="\t")]
 
 
 def neutralised(source: str, python: bool) -> tuple[str, list[str]]:
@@ -200,16 +195,6 @@ ANNEXES = {
 
 
 # --- the test -------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def corpus_teacher(platform):
-    return Browser(platform.url).login("prof.execution", "teacher")
-
-
-@pytest.fixture(scope="module")
-def corpus_student(platform):
-    return Browser(platform.url).login("eleve.execution", "student")
-
 
 def test_every_neutralised_line_is_listed_and_nothing_else_reaches_out():
     for name in corpus_names():
