@@ -17,7 +17,9 @@ VERSIONS = ("import importlib.metadata as m, json; "
 
 
 def versions(python: str | Path, *prefix: str) -> dict[str, str]:
-    output = subprocess.run([*prefix, str(python), "-c", VERSIONS], capture_output=True, text=True, check=True)
+    """From ``/``: run from the checkout, ``-c`` would also see the platform's ``capytale.egg-info``."""
+    output = subprocess.run([*prefix, str(python), "-c", VERSIONS], capture_output=True, text=True, check=True,
+                            cwd="/")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -52,6 +54,7 @@ def test_its_kernelspecs_start_its_own_interpreter(students_env):
         spec = json.loads((kernels / name / "kernel.json").read_text())
         assert spec["argv"][0] == str(students_env / "bin" / "python"), name
         assert spec["env"]["PATH"].startswith(f"{students_env}/bin:"), name
+        assert spec["env"]["PYTHONPATH"] == "", name  # never the platform's code, which the image puts there
 
 
 def test_the_digest_follows_the_list(tmp_path):

@@ -42,8 +42,11 @@ def kernels_dir(prefix: Path) -> Path:
 
 
 def kernel_environment(prefix: Path) -> dict[str, str]:
-    """What every kernel of the environment gets in its environment, over the Jupyter server's."""
-    return {"PATH": f"{prefix}/bin:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(prefix)}
+    """What every kernel of the environment gets in its environment, over the Jupyter server's.
+
+    PYTHONPATH is emptied: the image sets it for the server (the platform's code in /opt/capytale),
+    and a student's kernel imports from the students' environment only."""
+    return {"PATH": f"{prefix}/bin:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(prefix), "PYTHONPATH": ""}
 
 
 def python_executable() -> str:
