@@ -9,7 +9,9 @@ The teacher's cells are protected in a student's copy through the metadata Jupyt
 Notebook 7 and JupyterLab keep a cell whose metadata says ``"editable": false``
 from being edited and one that says ``"deletable": false`` from being deleted
 (the notebook format documents both keys).  A student still runs these cells,
-adds cells of their own and edits those.  Only the copy is changed; the master
+adds cells of their own, code or text, and edits those.  The places a notebook
+leaves for the student's answers are never protected: nbgrader's solution cells
+(``"nbgrader": {"solution": true}``), code or markdown, stay editable.  Only the copy is changed; the master
 stays as the teacher sent it.  It is a guard against mistakes, not a lock: a
 student who knows Jupyter can change the metadata back in their own copy.
 
@@ -45,6 +47,8 @@ def prepared_copy(content: bytes, protect: bool, instructions: str, kernels: Ker
         notebook.setdefault("metadata", nbformat.NotebookNode())["kernelspec"] = nbformat.from_dict(kernelspec)
     if protect:
         for cell in notebook.get("cells", []):
+            if is_answer(cell):
+                continue
             cell.setdefault("metadata", {})
             cell["metadata"]["editable"] = False
             cell["metadata"]["deletable"] = False
@@ -66,6 +70,12 @@ def _instructions_markdown(text: str) -> str:
 
 
 CONSIGNE = "Consigne"
+
+
+def is_answer(cell: dict) -> bool:
+    """A cell the notebook leaves for the student to write in (nbgrader's solution cells)."""
+    grading = (cell.get("metadata") or {}).get("nbgrader") or {}
+    return isinstance(grading, dict) and grading.get("solution") is True
 
 
 def is_protected(cell: dict) -> bool:

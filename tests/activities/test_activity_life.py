@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from capytale.messaging import Bus, Envelope
+from services.activities.protection import prepared_copy
 from tests.activities.conftest import TEST_TOPOLOGY
 from tests.activities.support import DICE, ensure_copy, multipart, stored, upload
 from tests.conftest import rabbitmq_reachable
@@ -54,6 +55,18 @@ def test_protected_cells_are_read_only_in_new_copies_only(app, teacher, person, 
     # the earlier copy and the master are as the teacher sent them
     assert (copy_dir(data_root, student, activity) / DICE).read_bytes() == (corpus / DICE).read_bytes()
     assert (data_root / "masters" / str(activity["id"]) / "1" / DICE).read_bytes() == (corpus / DICE).read_bytes()
+
+
+def test_the_answer_cells_of_a_graded_notebook_stay_editable_when_cells_are_protected(corpus):
+    """nbgrader's solution cells, code and markdown (problem1's LaTeX answer), are where students write."""
+    master = (corpus / "problem1.ipynb").read_bytes()
+    copy = nbformat.reads(prepared_copy(master, protect=True, instructions=""), as_version=4)
+    answers = [c for c in copy.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert {c.cell_type for c in answers} == {"code", "markdown"}
+    assert all("editable" not in c.metadata and "deletable" not in c.metadata for c in answers)
+    others = [c for c in copy.cells if c not in answers]
+    assert others and all(c.metadata["editable"] is False and c.metadata["deletable"] is False for c in others)
+    assert [c.source for c in copy.cells] == [c.source for c in nbformat.reads(master, as_version=4).cells]
 
 
 def test_a_new_version_reaches_only_new_students(app, teacher, person, student, activity, data_root):
