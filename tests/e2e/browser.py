@@ -4,6 +4,7 @@ Used by the end-to-end tests and the benchmark. Every request goes through HAPro
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -125,15 +126,12 @@ class Browser:
                            if link.prefix.startswith(c.path.rstrip("/") + "/") or c.path == "/")
         conn = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], origin=self.base_url,
                                            timeout=timeout)
-        interrupt = lambda: self.http.post(  # noqa: E731 - the ■ button of the page
-            self.url(f"{link.prefix}api/kernels/{kernel_id}/interrupt"), headers=self._xsrf(link), timeout=timeout)
-        if notebook_path is None:
-            forget = lambda: self.http.delete(  # noqa: E731
-                self.url(f"{link.prefix}api/kernels/{kernel_id}"), headers=self._xsrf(link), timeout=timeout)
-        else:
-            session_id = answer.json()["id"]
-            forget = lambda: self.http.delete(  # noqa: E731 - closing the notebook's kernel, as its page does
-                self.url(f"{link.prefix}api/sessions/{session_id}"), headers=self._xsrf(link), timeout=timeout)
+        # the page's ■ button; and closing the notebook's kernel, as its page does (a test leaves none behind)
+        interrupt = functools.partial(self.http.post, self.url(f"{link.prefix}api/kernels/{kernel_id}/interrupt"),
+                                      headers=self._xsrf(link), timeout=timeout)
+        owner = f"api/kernels/{kernel_id}" if notebook_path is None else f"api/sessions/{answer.json()['id']}"
+        forget = functools.partial(self.http.delete, self.url(link.prefix + owner), headers=self._xsrf(link),
+                                   timeout=timeout)
         return Kernel(conn, kernel_id, self.name, interrupt, forget)
 
 
