@@ -46,6 +46,13 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     language = alice.http.get(alice.url(f"{link_a.prefix}lab/api/settings/@jupyterlab/translation-extension:plugin"))
     assert language.json()["schema"]["properties"]["locale"]["default"] == "fr_FR"  # overrides set defaults
     assert "fr_FR" in alice.http.get(alice.url(f"{link_a.prefix}lab/api/translations/")).json()["data"]
+    # a setting a student changes is theirs: the other student's Notebook 7 keeps the default
+    theme = "lab/api/settings/@jupyterlab/apputils-extension:themes"
+    changed = alice.http.put(alice.url(link_a.prefix + theme), json={"raw": '{"theme": "JupyterLab Dark"}'},
+                             headers=alice._xsrf(link_a), timeout=30)
+    assert changed.status_code == 204, changed.text[:300]
+    assert alice.http.get(alice.url(link_a.prefix + theme)).json()["settings"].get("theme") == "JupyterLab Dark"
+    assert bob.http.get(bob.url(link_b.prefix + theme)).json()["settings"].get("theme") is None
 
     # a code cell runs in a kernel, through HAProxy -> CHP -> Unix socket
     assert alice.run_code(link_a, "print(6 * 7)").strip() == "42"

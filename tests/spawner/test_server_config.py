@@ -21,8 +21,8 @@ def test_the_server_configuration():
     assert (app.sock, app.sock_mode, app.base_url, app.root_dir) == (SPEC.socket_path, "0600", SPEC.base_url,
                                                                      SPEC.root_dir)
     assert app.open_browser is False and app.allow_root is False and app.terminals_enabled is False
-    assert app.jpserver_extensions == {"notebook": True, "jupyter_lsp": False, "jupyter_server_terminals": False,
-                                       "jupyterlab": False, "notebook_shim": False}
+    assert app.jpserver_extensions == {"notebook": True, "jupyterlab_rise": False, "jupyter_lsp": False,
+                                       "jupyter_server_terminals": False, "jupyterlab": False, "notebook_shim": False}
     assert isinstance(app.cookie_secret, bytes) and len(app.cookie_secret) == 32
     assert server.server_config(SPEC, as_root=False).ServerApp.cookie_secret != app.cookie_secret
     assert app.identity_provider_class.__name__ == "GrantIdentityProvider"

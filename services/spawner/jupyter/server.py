@@ -30,7 +30,9 @@ LAB_SETTINGS_DIR = Path(__file__).parent
 
 # Server extensions installed in the environment that a student's server never loads
 # unless JUPYTER_EXTENSIONS names them: each costs start time and memory.
-KNOWN_EXTENSIONS = ("notebook", "jupyter_lsp", "jupyter_server_terminals", "jupyterlab", "notebook_shim")
+KNOWN_EXTENSIONS = (
+    "notebook", "jupyterlab_rise", "jupyter_lsp", "jupyter_server_terminals", "jupyterlab", "notebook_shim",
+)
 
 log = logging.getLogger("capytale.spawner.server")
 
@@ -46,10 +48,14 @@ class StudentsKernelSpecs(KernelSpecManager):
         return [self.folder]
 
 
+# Extensions a server loads through a module of the platform's, which says what it changes.
+SERVED_BY = {"jupyterlab_rise": "services.spawner.jupyter.slides"}
+
+
 def extension_switches(wanted: tuple[str, ...]) -> dict[str, bool]:
     """Exactly the wanted extensions on, every other known one explicitly off."""
     switches = {name: False for name in KNOWN_EXTENSIONS}
-    switches.update({name: True for name in wanted})
+    switches.update({SERVED_BY.get(name, name): True for name in wanted})
     return switches
 
 
@@ -66,10 +72,18 @@ def environment(spec: ServerSpec, base: Mapping[str, str]) -> dict[str, str]:
         # temporary files (Jupyter's blank config folder under JUPYTER_NO_CONFIG among them) go
         # with the server: the agent removes the runtime folder when the server is gone
         "TMPDIR": str(runtime / "tmp"),
-        "JUPYTERLAB_SETTINGS_DIR": str(root / ".capytale" / "lab" / "user-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(root / ".capytale" / "lab" / "workspaces"),
+        "JUPYTERLAB_SETTINGS_DIR": str(user_settings_dir(root)),
+        "JUPYTERLAB_WORKSPACES_DIR": str(workspaces_dir(root)),
     })
     return env
+
+
+def user_settings_dir(root: Path) -> Path:
+    return root / ".capytale" / "lab" / "user-settings"
+
+
+def workspaces_dir(root: Path) -> Path:
+    return root / ".capytale" / "lab" / "workspaces"
 
 
 def server_config(spec: ServerSpec, as_root: bool) -> Config:
