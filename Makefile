@@ -53,7 +53,7 @@ system-packages: ## Debian packages (haproxy, rabbitmq, docker.io, mmdebstrap), 
 	@scripts/system-packages.sh
 
 screenshots: deps ## Take the README's screenshots (browser tests) into docs/screenshots/
-	CAPYTALE_SCREENSHOTS=1 $(PY) -m pytest -q tests/e2e/test_teacher_browser.py
+	CAPYTALE_SCREENSHOTS=1 $(PY) -m pytest -q tests/e2e/test_teacher_browser.py tests/e2e/test_environment_browser.py
 
 messages: deps ## Extract the texts to translate and update capytale/translations/*/messages.po
 	mkdir -p var

@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.chromium import SLOW, open_notebook
+from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +48,6 @@ def drop_files(page, selector: str, files: list[tuple[str, bytes]]) -> None:
         zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: transfer, bubbles: true}));
         zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
     }""", [selector, payload])
-
-
-def close_jupyter_dialogs(page) -> None:
-    """Close a dialog Jupyter opened on its own (a kernel session that a busy proxy failed to create once
-    shows one; the student would close it the same way)."""
-    dialogs = page.locator(".jp-Dialog")
-    while dialogs.count():
-        page.keyboard.press("Escape")
-        page.wait_for_timeout(200)
 
 
 def type_in_new_cell(page, text: str) -> None:
