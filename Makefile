@@ -9,6 +9,7 @@ STUDENTS_ENV_STAMP := $(VENV)/.students-env
 CHP := node_modules/.bin/configurable-http-proxy
 # Languages with a catalogue; French needs none, it is the language of the code and templates.
 TRANSLATED := en
+BACKEND ?= process
 
 .DEFAULT_GOAL := help
 
@@ -27,8 +28,8 @@ run-docker: deps ## The same, students' servers in containers (docker backend; s
 notebook-image: deps ## The notebook image of the docker backend, built locally (cached in .cache/)
 	$(PY) -m capytale.stack.notebook_image
 
-bench: deps ## Benchmark the main flow through HAProxy; figures to bench-results.json
-	$(PY) -m tests.bench
+bench: deps ## Benchmark the main flow through HAProxy (BACKEND=docker: containers); figures to bench-results-<backend>.json
+	$(PY) -m tests.bench --backend $(BACKEND)
 
 deps: $(STAMP) $(CHP) system-packages $(STUDENTS_ENV_STAMP) ## Install what the platform needs (venvs, npm, Debian packages)
 

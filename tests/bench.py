@@ -1,11 +1,18 @@
-"""``make bench``: the main flow measured through HAProxy on this machine.
+"""``make bench`` (``BACKEND=docker`` for students' containers): the main flow measured through HAProxy
+on this machine.
 
 Figures: time from a student's first ``GET /s/<code>`` to their notebook being
 readable through their server's contents API — cold (no server yet) and warm
-(server running), min/median/p95 over several students; a class of 35 new
-students arriving within one second (median, p95, max, failures); memory (RSS and
-PSS) of an idle student server and of the platform's own processes. Printed, and
-written to ``bench-results.json``. Nothing here is asserted: figures, not tests.
+(server running), min/median/p95 over several students; cold click → first cell
+result (the notebook read, a kernel started through a session as the page does,
+``print(6 * 7)`` answered over the kernel websocket), then the first cell importing
+numpy and matplotlib; a class of new students arriving within one second (median,
+p95, max, failures); memory of an idle student server, and of an idle student with
+a kernel (PSS of their processes on the process backend, the container's memory on
+the docker backend); the students' environment's size (the process backend's
+virtual environment, the notebook image and its layers); the platform's own
+processes. Printed, and written to ``bench-results.json``. Nothing here is
+asserted: figures, not tests.
 """
 from __future__ import annotations
 
@@ -20,6 +27,9 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import contextlib
+
+from capytale.stack import students_env
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
 from tests.e2e.browser import Browser
@@ -48,6 +58,37 @@ def time_to_notebook(browser: Browser, share: str) -> tuple[float, int]:
     browser.enter(link).raise_for_status()
     browser.contents(link).raise_for_status()
     return time.perf_counter() - started, link.node
+
+
+def time_to_first_cell(browser: Browser, share: str) -> tuple[float, float, object]:
+    """Seconds from the first GET /s/<code> to ``print(6 * 7)`` answered, and the next cell's (numpy and
+    matplotlib imported); the kernel is left running (the caller measures it, then closes it)."""
+    started = time.perf_counter()
+    link = browser.open_share(share, timeout=120)
+    browser.enter(link).raise_for_status()
+    browser.contents(link).raise_for_status()
+    kernel = browser.kernel(link, notebook_path=urllib.parse.unquote(link.path), timeout=120)
+    answered = kernel.execute("print(6 * 7)", timeout=120)
+    first = time.perf_counter() - started
+    assert answered.printed.strip() == "42", answered
+    began = time.perf_counter()
+    imported = kernel.execute("import numpy as np, matplotlib.pyplot as plt", timeout=120)
+    assert imported.error is None, imported.error
+    return first, time.perf_counter() - began, kernel
+
+
+def tree_mib(folder: Path) -> float:
+    """The disk a folder's files take (hard links once), as ``du`` counts it."""
+    seen, total = set(), 0
+    for path in folder.rglob("*"):
+        try:
+            stat = path.lstat()
+        except OSError:
+            continue
+        if (stat.st_dev, stat.st_ino) not in seen:
+            seen.add((stat.st_dev, stat.st_ino))
+            total += stat.st_blocks * 512
+    return total / 2**20
 
 
 def memory(pid: int) -> dict:
@@ -100,12 +141,90 @@ def server_pids(local: LocalPlatform) -> list[int]:
     return pids
 
 
-def run(students: int, class_size: int, output: Path) -> dict:
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (a server and its kernels)."""
+    family, children = [pid], {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    for member in family:
+        family.extend(children.get(member, []))
+    return family
+
+
+class Backend:
+    """Where students' servers run, and how their memory and their environment's size are read."""
+
+    name = "process"
+
+    def settings(self) -> dict[str, str]:
+        return {}
+
+    def student_mib(self, local: LocalPlatform) -> list[float]:
+        """Per running student: the PSS of their server and its kernels."""
+        figures = []
+        for pid in server_pids(local):
+            with contextlib.suppress(OSError):
+                figures.append(sum(memory(member).get("pss_mib", 0) for member in descendants(pid)))
+        return figures
+
+    def sizes(self) -> dict:
+        prefix = students_env.ensure_students_env(print)
+        return {"students_env_mib": tree_mib(prefix), "students_env": str(prefix)}
+
+    def close(self) -> None:
+        pass
+
+
+class DockerBackend(Backend):
+    """Students' containers on the engine that answers, or on one started here (its images cached)."""
+
+    name = "docker"
+
+    def __init__(self):
+        import docker
+
+        from capytale.stack import dockerd, notebook_image
+
+        self.stack = contextlib.ExitStack()
+        self.url = self.stack.enter_context(dockerd.engine())
+        self.client = docker.DockerClient(base_url=self.url, timeout=600)
+        self.image = notebook_image.ensure_image(self.client, print)
+        self.layers = {"base": notebook_image.base_tag(), "with the students' environment": notebook_image.students_tag()}
+
+    def settings(self) -> dict[str, str]:
+        return {"CAPYTALE_SPAWNER_BACKEND": "docker", "CAPYTALE_DOCKER_URL": self.url,
+                "CAPYTALE_DOCKER_IMAGE": self.image}
+
+    def student_mib(self, local: LocalPlatform) -> list[float]:
+        """Per running student: their container's memory as its cgroup counts it, page cache left out."""
+        figures = []
+        namespace = local.config.env["CAPYTALE_AMQP_NAMESPACE"]
+        for container in self.client.containers.list(filters={"label": f"capytale.namespace={namespace}"}):
+            stats = container.stats(stream=False, one_shot=True)["memory_stats"]
+            cache = stats.get("stats", {}).get("inactive_file", 0)
+            figures.append((stats.get("usage", 0) - cache) / 2**20)
+        return figures
+
+    def sizes(self) -> dict:
+        sizes = {f"image {name} ({tag})_mib": self.client.images.get(tag).attrs["Size"] / 2**20
+                 for name, tag in self.layers.items()}
+        sizes[f"image ({self.image})_mib"] = self.client.images.get(self.image).attrs["Size"] / 2**20
+        return sizes
+
+    def close(self) -> None:
+        self.client.close()
+        self.stack.close()
+
+
+def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
     var_dir = Path(tempfile.mkdtemp(prefix="capytale-bench-"))
     config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, log_dir=var_dir / "logs",
-                            env={"CAPYTALE_AMQP_NAMESPACE": f"capytale-bench-{var_dir.name}"})
+                            env={"CAPYTALE_AMQP_NAMESPACE": f"capytale-bench-{var_dir.name}", **backend.settings()})
     local = LocalPlatform(config)
-    print(f"starting the platform in {var_dir}…", flush=True)
+    print(f"starting the platform ({backend.name} backend) in {var_dir}…", flush=True)
     local.start(timeout=120)
     try:
         local.wait_nodes_routed()
@@ -122,7 +241,21 @@ def run(students: int, class_size: int, output: Path) -> dict:
 
         print("idle server memory…", flush=True)
         time.sleep(3)
-        idle = [memory(pid) for pid in server_pids(local)]
+        idle = backend.student_mib(local)
+
+        print(f"cold click → first cell result: {students} more students one after the other…", flush=True)
+        kernels, first_cell, imports = [], [], []
+        for i in range(students):
+            first, imported, kernel = time_to_first_cell(Browser(local.url).login(f"eleve.cellule{i}", "student"),
+                                                         share)
+            first_cell.append(first)
+            imports.append(imported)
+            kernels.append(kernel)
+        time.sleep(3)
+        with_kernel = sorted(backend.student_mib(local), reverse=True)[:students]  # those with a kernel
+        for kernel in kernels:
+            with contextlib.suppress(Exception):
+                kernel.__exit__(None, None, None)
 
         print(f"a class of {class_size} arriving within one second…", flush=True)
         arrivals = [Browser(local.url).login(f"eleve.classe{i}", "student") for i in range(class_size)]
@@ -136,7 +269,7 @@ def run(students: int, class_size: int, output: Path) -> dict:
             except Exception as exc:  # noqa: BLE001 - a failure is a figure here
                 outcomes[index] = f"{type(exc).__name__}: {exc}"[:200]
 
-        with ThreadPoolExecutor(class_size) as pool:
+        with ThreadPoolExecutor(max(1, class_size)) as pool:
             list(pool.map(arrive, range(class_size)))
         times = [o[0] for o in outcomes if isinstance(o, tuple)]
         spread: dict[int, int] = {}
@@ -145,15 +278,18 @@ def run(students: int, class_size: int, output: Path) -> dict:
                 spread[o[1]] = spread.get(o[1], 0) + 1
 
         results = {
+            "backend": backend.name,
             "machine": {"cpus": os.cpu_count(), "python": host.python_version(), "kernel": host.release(),
                         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
             "cold_seconds": summary(cold),
             "warm_seconds": summary(warm),
+            "first_cell_seconds": summary(first_cell),
+            "import_numpy_matplotlib_seconds": summary(imports),
             "class": {**summary(times), "size": class_size,
                       "failures": [o for o in outcomes if isinstance(o, str)], "per_node": spread},
-            "idle_server_mib": {"servers": len(idle),
-                                "pss_median": statistics.median(m["pss_mib"] for m in idle) if idle else None,
-                                "rss_median": statistics.median(m["rss_mib"] for m in idle) if idle else None},
+            "idle_server_mib": summary(idle),
+            "idle_student_with_kernel_mib": summary(with_kernel),
+            "environment_size_mib": backend.sizes(),
             "platform_mib": platform_memory(local),
         }
     finally:
@@ -165,23 +301,28 @@ def run(students: int, class_size: int, output: Path) -> dict:
 
 def print_results(r: dict, output: Path) -> None:
     ms = lambda s: f"{s * 1000:7.0f} ms"  # noqa: E731
-    print("\n=== Capytale benchmark ===")
+    print(f"\n=== Capytale benchmark, {r['backend']} backend ===")
     print(f"machine: {r['machine']}")
-    for label, key in (("cold (new student)", "cold_seconds"), ("warm (server running)", "warm_seconds")):
+    for label, key in (("cold (new student)", "cold_seconds"), ("warm (server running)", "warm_seconds"),
+                       ("cold → first cell result", "first_cell_seconds"),
+                       ("then numpy + matplotlib", "import_numpy_matplotlib_seconds")):
         s = r[key]
-        print(f"{label:24} n={s['n']:3}  min {ms(s['min'])}  median {ms(s['median'])}  p95 {ms(s['p95'])}")
+        print(f"{label:26} n={s['n']:3}  min {ms(s['min'])}  median {ms(s['median'])}  p95 {ms(s['p95'])}")
     c = r["class"]
     if c["n"]:
-        print(f"{'class of ' + str(c['size']):24} ok={c['n']:3}  median {ms(c['median'])}  p95 {ms(c['p95'])}"
+        print(f"{'class of ' + str(c['size']):26} ok={c['n']:3}  median {ms(c['median'])}  p95 {ms(c['p95'])}"
               f"  max {ms(c['max'])}  failures {len(c['failures'])}  per node {c['per_node']}")
     else:
         print(f"class of {c['size']}: every arrival failed: {c['failures'][:3]}")
-    i = r["idle_server_mib"]
-    if i["servers"]:
-        print(f"idle student server      PSS {i['pss_median']:.1f} MiB  RSS {i['rss_median']:.1f} MiB"
-              f"  (median of {i['servers']})")
+    for label, key in (("idle student server", "idle_server_mib"), ("idle student, kernel", "idle_student_with_kernel_mib")):
+        m = r[key]
+        if m["n"]:
+            print(f"{label:26} median {m['median']:6.1f} MiB  p95 {m['p95']:6.1f} MiB  (n={m['n']})")
+    for name, size in r["environment_size_mib"].items():
+        if name.endswith("_mib"):
+            print(f"size of {name[:-4]:40} {size:7.0f} MiB")
     for kind, m in r["platform_mib"].items():
-        print(f"platform {kind:15} {m['processes']:2} processes  PSS {m['pss_mib']:7.1f} MiB  RSS {m['rss_mib']:7.1f} MiB")
+        print(f"platform {kind:17} {m['processes']:2} processes  PSS {m['pss_mib']:7.1f} MiB  RSS {m['rss_mib']:7.1f} MiB")
     print(f"figures written to {output}")
 
 
@@ -189,9 +330,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--students", type=int, default=12, help="students for the cold and warm figures")
     parser.add_argument("--class-size", type=int, default=35, help="students arriving within one second")
-    parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
+    parser.add_argument("--output", type=Path, default=None, help="default: bench-results-<backend>.json")
+    parser.add_argument("--backend", choices=("process", "docker"), default="process",
+                        help="where students' servers run (docker: containers, on an engine started if none answers)")
     args = parser.parse_args()
-    run(args.students, args.class_size, args.output)
+    backend = DockerBackend() if args.backend == "docker" else Backend()
+    try:
+        run(args.students, args.class_size, args.output or Path(f"bench-results-{args.backend}.json"), backend)
+    finally:
+        backend.close()
 
 
 if __name__ == "__main__":
