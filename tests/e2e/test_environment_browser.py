@@ -1,7 +1,8 @@
 """What the students' environment shows in a real browser (Debian's Chromium), through HAProxy, on
 teachers' notebooks of the corpus: a matplotlib plot, an ipywidgets slider that answers when moved, a
-turtle drawing, the OCaml notebook with its results, a RISE slide show; a student writes in a text
-(markdown) cell, and in a protected notebook only in the answer cells the notebook leaves them.
+turtle drawing, the OCaml notebook with its results, a RISE slide show (in a student's Notebook 7 and
+in the teacher's JupyterLab); a student writes in a text (markdown) cell of a protected notebook where
+the notebook leaves an answer, and nowhere else.
 ``make screenshots`` puts the pictures in docs/screenshots/ for the README.
 
 What the cells run, they run in the student's kernel of the process backend, which has the host's
@@ -9,6 +10,7 @@ network: every cell run here is one the test chose, and none fetches a URL or ru
 """
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 
@@ -187,3 +189,27 @@ def test_a_student_writes_in_text_cells_and_in_the_answer_cells_of_a_protected_n
     teacher.get_by_role("link", name="Voir la copie").click()
     teacher.wait_for_function("() => document.body.innerText.includes('(ma réponse)')", timeout=SLOW)
     assert "zzz" not in teacher.inner_text("main") and "Part A (2 points)" in teacher.inner_text("main")
+
+
+def test_rise_slides_in_the_teachers_jupyterlab(people, platform, corpus):
+    teacher = people.login("prof.lamarr", "teacher", "/activities/")
+    with teacher.context.expect_page() as opened:
+        teacher.click("nav >> text=Mon espace Jupyter")
+    lab = opened.value
+    lab.wait_for_url(re.compile(r"/n/\d+/u/[a-z0-9]+/lab"), timeout=SLOW)
+    lab.wait_for_selector(".jp-LabShell", timeout=SLOW)
+    prefix = re.search(r"/n/\d+/u/[a-z0-9]+/", lab.url).group(0)
+
+    # the teacher puts the corpus's slides in their space (as a drop on the file browser would)
+    xsrf = next(c["value"] for c in lab.context.cookies() if c["name"] == "_xsrf")
+    body = {"type": "notebook", "format": "json", "content": json.loads((corpus / INTRODUCTION).read_text())}
+    saved = lab.request.put(f"{prefix}api/contents/diaporama.ipynb", data=json.dumps(body),
+                            headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"})
+    assert saved.status in (200, 201), saved.text()
+
+    lab.goto(f"{prefix}lab/tree/diaporama.ipynb")
+    lab.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=SLOW)
+    jupyter_click(lab, lab.locator(".jp-NotebookPanel-toolbar [data-command='RISE:preview']").first)
+    frame = lab.frame_locator("iframe[src*='/rise/']")  # JupyterLab shows the slides beside the notebook
+    frame.locator(".reveal .slides section.present h1").filter(has_text="Introduction aux notebooks Jupyter").wait_for(
+        timeout=SLOW)

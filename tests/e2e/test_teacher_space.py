@@ -1,6 +1,6 @@
 """The teacher's own Jupyter space, through the whole platform: JupyterLab in French, on the teacher's
-own server; a notebook written there becomes an activity without a download; protected cells reach the
-students' copies as Jupyter's read-only metadata."""
+own server, with the students' kernels and environment; a notebook written there becomes an activity
+without a download; protected cells reach the students' copies as Jupyter's read-only metadata."""
 from __future__ import annotations
 
 import json
@@ -25,6 +25,10 @@ def test_mon_espace_is_jupyterlab_in_french_and_a_notebook_there_becomes_an_acti
     lab = teacher.enter(space)
     assert lab.status_code == 200 and "JupyterLab" in lab.text
     assert "fr_FR" in teacher.http.get(teacher.url(f"{space.prefix}lab/api/translations/")).json()["data"]
+    # the students' kernels, the same environment as the students' (numpy imports in the teacher's kernel)
+    kernels = teacher.http.get(teacher.url(f"{space.prefix}api/kernelspecs"), timeout=30).json()
+    assert sorted(kernels["kernelspecs"]) == ["ocaml", "python3", "sql"] and kernels["default"] == "python3"
+    assert teacher.run_code(space, "import numpy, sympy; print(sympy.factorial(5))").strip() == "120"
 
     # the teacher writes a notebook and a data file in a folder of the space
     assert put(teacher, space, "cours", {"type": "directory"}).status_code in (200, 201)
