@@ -22,6 +22,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--lang=fr-FR"]
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NOTEBOOK_PAGE = re.compile(r"/n/\d+/u/[a-z0-9]+/notebooks/")
+LAB_PAGE = re.compile(r"/n/\d+/u/[a-z0-9]+/lab")
 SLOW = 90_000  # ms: a server start on a busy machine, a first JupyterLab load
 
 
@@ -90,6 +91,16 @@ def open_notebook(page, share_url: str):
     page.wait_for_url(NOTEBOOK_PAGE, timeout=SLOW)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=SLOW)
     return page
+
+
+def open_teacher_space(teacher):
+    """Click « Mon espace Jupyter » in the teacher's pages: their JupyterLab, in a new tab, drawn."""
+    with teacher.context.expect_page() as opened:
+        teacher.click("nav >> text=Mon espace Jupyter")
+    lab = opened.value
+    lab.wait_for_url(LAB_PAGE, timeout=SLOW)
+    lab.wait_for_selector(".jp-LabShell", timeout=SLOW)
+    return lab
 
 
 def close_jupyter_dialogs(page) -> None:

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.chromium import SLOW, close_jupyter_dialogs, jupyter_click, open_notebook
+from tests.e2e.chromium import SLOW, close_jupyter_dialogs, jupyter_click, open_notebook, open_teacher_space
 from tests.e2e.test_teacher_browser import create_activity
 
 pytestmark = pytest.mark.e2e
@@ -193,11 +193,7 @@ def test_a_student_writes_in_text_cells_and_in_the_answer_cells_of_a_protected_n
 
 def test_rise_slides_in_the_teachers_jupyterlab(people, platform, corpus):
     teacher = people.login("prof.lamarr", "teacher", "/activities/")
-    with teacher.context.expect_page() as opened:
-        teacher.click("nav >> text=Mon espace Jupyter")
-    lab = opened.value
-    lab.wait_for_url(re.compile(r"/n/\d+/u/[a-z0-9]+/lab"), timeout=SLOW)
-    lab.wait_for_selector(".jp-LabShell", timeout=SLOW)
+    lab = open_teacher_space(teacher)
     prefix = re.search(r"/n/\d+/u/[a-z0-9]+/", lab.url).group(0)
 
     # the teacher puts the corpus's slides in their space (as a drop on the file browser would)

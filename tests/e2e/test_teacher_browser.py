@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook
+from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook, open_teacher_space
 
 pytestmark = pytest.mark.e2e
 
@@ -209,10 +209,6 @@ def test_protected_cells_cannot_be_edited_in_the_students_notebook(people, platf
 
 def test_mon_espace_jupyter_opens_jupyterlab_in_french(people, platform):
     teacher = people.login("prof.curie", "teacher", "/activities/")
-    with teacher.context.expect_page() as opened:
-        teacher.click("nav >> text=Mon espace Jupyter")
-    lab = opened.value
-    lab.wait_for_url(re.compile(r"/n/\d+/u/[a-z0-9]+/lab"), timeout=SLOW)
-    lab.wait_for_selector(".jp-LabShell", timeout=SLOW)
+    lab = open_teacher_space(teacher)
     lab.wait_for_selector(".lm-MenuBar-itemLabel >> text=Fichier", timeout=SLOW)  # the menu bar speaks French
     people.screenshot(lab, "espace-jupyter")
