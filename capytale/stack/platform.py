@@ -29,7 +29,9 @@ from capytale.stack.students_env import ensure_students_env
 from capytale.tokens import ensure_development_keys
 
 REPO = Path(__file__).resolve().parents[2]
-CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+# A node's proxy: configurable-http-proxy (node_modules/, make deps), with a keep-alive agent to the
+# students' sockets (services/spawner/chp.mjs says why)
+NODE_PROXY = ("node", str(REPO / "services" / "spawner" / "chp.mjs"))
 SERVICES = {  # name -> (gunicorn app, settings service)
     "auth": "services.auth:create_app()",
     "activities": "services.activities:create_app()",
@@ -122,7 +124,7 @@ class LocalPlatform:
             self.chp_api[node] = f"http://127.0.0.1:{api_port}"
             env = self.base_env()
             env["CONFIGPROXY_AUTH_TOKEN"] = token
-            chp = Process(f"chp{node}", [str(CHP), "--ip", "127.0.0.1", "--port", str(port),
+            chp = Process(f"chp{node}", [*NODE_PROXY, "--ip", "127.0.0.1", "--port", str(port),
                                          "--api-ip", "127.0.0.1", "--api-port", str(api_port),
                                          "--error-target", f"{router}/s/_proxy-error/",
                                          "--log-level", "warn"],

@@ -104,8 +104,7 @@ def open_teacher_space(teacher):
 
 
 def close_jupyter_dialogs(page) -> None:
-    """Close a dialog Jupyter opened on its own, as the student would (a request the node's proxy failed
-    once shows one: configurable-http-proxy's EPIPE to a Unix socket, a known fault still to mend)."""
+    """Close a dialog Jupyter opened on its own, as the student would (a request that failed shows one)."""
     dialogs = page.locator(".jp-Dialog")
     while dialogs.count():
         page.keyboard.press("Escape")

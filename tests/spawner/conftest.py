@@ -28,13 +28,13 @@ import pytest
 import requests
 
 from capytale.messaging import Bus, Envelope, Topology
+from capytale.stack.platform import NODE_PROXY
 from capytale.stack.processes import free_port
 from capytale.tokens import GrantSigner, Identity, ensure_development_keys, load_private_key
 from services.spawner import procfs
 from services.spawner.proxy import ChpClient
 
 ROOT = Path(__file__).resolve().parents[2]
-CHP = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 TOPOLOGY = Topology(f"capytale-test-{secrets.token_hex(4)}")  # never a running platform's queues
 _user_numbers = itertools.count(1)
@@ -86,7 +86,7 @@ def chp(tmp_path_factory) -> Iterator[Chp]:
     port, api_port, token = free_port(), free_port(), secrets.token_urlsafe(24)
     log = (tmp_path_factory.mktemp("chp") / "chp.log").open("w")
     process = subprocess.Popen(
-        [str(CHP), "--ip", "127.0.0.1", "--port", str(port), "--api-ip", "127.0.0.1",
+        [*NODE_PROXY, "--ip", "127.0.0.1", "--port", str(port), "--api-ip", "127.0.0.1",
          "--api-port", str(api_port), "--log-level", "warn"],
         env={**os.environ, "CONFIGPROXY_AUTH_TOKEN": token}, stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
