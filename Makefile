@@ -31,6 +31,9 @@ notebook-image: deps ## The notebook image of the docker backend, built locally 
 bench: deps ## Benchmark the main flow through HAProxy (BACKEND=docker: containers); figures to bench-results-<backend>.json
 	$(PY) -m tests.bench --backend $(BACKEND)
 
+bench-load: deps ## A class of 35 saving and running cells for 4 minutes through HAProxy: every answer counted
+	$(PY) -m tests.bench_load --backend $(BACKEND)
+
 deps: $(STAMP) $(CHP) system-packages $(STUDENTS_ENV_STAMP) ## Install what the platform needs (venvs, npm, Debian packages)
 
 # Jupyter at the versions of the notebook image (its requirements as constraints, extras left out)
@@ -67,4 +70,4 @@ messages: deps ## Extract the texts to translate and update capytale/translation
 clean: ## Remove the local state (var/), keep the installs
 	rm -rf var
 
-.PHONY: help run run-docker test notebook-image bench deps system-packages screenshots messages clean
+.PHONY: help run run-docker test notebook-image bench bench-load deps system-packages screenshots messages clean
