@@ -8,11 +8,12 @@ metadata holds its tables only) and reads no other's tables.
 """
 from __future__ import annotations
 
+import fcntl
+
 import click
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -42,9 +43,14 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             metadata.create_all(connection)
         return
-    try:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
         metadata.create_all(engine)
-    except OperationalError:  # SQLite: another worker created them between check and create
+        return
+    # SQLite: create_all checks, then creates; two workers between the two both create, and one fails
+    # ("table already exists"). A lock file beside the database makes them take turns.
+    with open(f"{database}.schema-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         metadata.create_all(engine)
 
 
