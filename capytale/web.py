@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from capytale import i18n, logs, revocations, settings as settings_module
 from capytale.errors import PlatformError
@@ -57,6 +58,7 @@ def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[
     settings = settings_module.load(service, overrides=config)
     logs.configure(service, settings["LOG_LEVEL"])
     app = Flask(import_name)
+    app.url_map.converters["id"] = DatabaseId
     app.config["CAPYTALE"] = settings
     app.config["URL_PREFIX"] = url_prefix
     app.config["MAX_CONTENT_LENGTH"] = settings.get("MAX_UPLOAD_MB", 16) * 1024 * 1024
@@ -183,7 +185,18 @@ def _platform_error(error: PlatformError):
 def _http_error(error: HTTPException):
     status = error.code or 500
     message = STATUS_MESSAGES.get(status, error.description or "")
-    return error_response(message, status, error.name.lower().replace(" ", "_"))
+    body, status = error_response(message, status, error.name.lower().replace(" ", "_"))
+    # what the refusal says beside its page: a 405's Allow, a 401's WWW-Authenticate
+    kept = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    return body, status, kept
+
+
+class DatabaseId(IntegerConverter):
+    """``<id:…>`` in a URL: an integer a database key can hold (1 to 2**63 - 1); any other is a 404,
+    where ``<int:…>`` would pass 2**64 on to the database and fail with a 500."""
+
+    def __init__(self, url_map) -> None:
+        super().__init__(url_map, min=1, max=2**63 - 1)
 
 
 def _unexpected_error(error: Exception):

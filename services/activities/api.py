@@ -53,7 +53,7 @@ def list_activities():
     return jsonify([activity_json(s.activity, s.notebook, public_url) | {"copies": s.copies} for s in summaries])
 
 
-@bp.get("/activities/<int:activity_id>/copies")
+@bp.get("/activities/<id:activity_id>/copies")
 @login_required("teacher")
 def list_copies(activity_id: int):
     """The students' copies of the caller's activity, with when each was last saved."""
@@ -62,7 +62,7 @@ def list_copies(activity_id: int):
     return jsonify([view.as_json() for view in views])
 
 
-@bp.get("/activities/<int:activity_id>/copies/<uid>/notebook")
+@bp.get("/activities/<id:activity_id>/copies/<uid>/notebook")
 @login_required("teacher")
 def copy_notebook(activity_id: int, uid: str):
     """A student's notebook, the bytes on storage now."""

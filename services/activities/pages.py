@@ -147,14 +147,14 @@ def _activity_page(activity: Activity, error: str | None = None, status: int = 2
     ), status
 
 
-@bp.get("/<int:activity_id>")
+@bp.get("/<id:activity_id>")
 @login_required("teacher")
 def activity(activity_id: int):
     """One activity: how to share it, its options, the students' copies."""
     return _activity_page(find_activity(db.session(), activity_id, current_identity()))
 
 
-@bp.get("/<int:activity_id>/project")
+@bp.get("/<id:activity_id>/project")
 @login_required("teacher")
 def project(activity_id: int):
     """The share link as big as a projector needs: QR code, short code, address."""
@@ -164,7 +164,7 @@ def project(activity_id: int):
                            qr=qr_svg(url, _("Code QR du lien de l'activité")))
 
 
-@bp.post("/<int:activity_id>/options")
+@bp.post("/<id:activity_id>/options")
 @login_required("teacher")
 def options(activity_id: int):
     """Open or close the distribution, protect the teacher's cells, change the instructions."""
@@ -181,7 +181,7 @@ def options(activity_id: int):
     return redirect(url_for(".activity", activity_id=found.id), 303)
 
 
-@bp.post("/<int:activity_id>/versions")
+@bp.post("/<id:activity_id>/versions")
 @login_required("teacher")
 def new_version(activity_id: int):
     """A new version of the master: for the students who come from now on."""
@@ -195,7 +195,7 @@ def new_version(activity_id: int):
     return redirect(url_for(".activity", activity_id=found.id), 303)
 
 
-@bp.post("/<int:activity_id>/clone")
+@bp.post("/<id:activity_id>/clone")
 @login_required("teacher")
 def clone(activity_id: int):
     """A new activity from this one's current version: new link, no copies."""
@@ -206,7 +206,7 @@ def clone(activity_id: int):
     return redirect(url_for(".activity", activity_id=made.id, created=1), 303)
 
 
-@bp.route("/<int:activity_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:activity_id>/delete", methods=["GET", "POST"])
 @login_required("teacher")
 def delete(activity_id: int):
     """Ask, then delete: the students keep their copies, an archive of everything is kept."""
@@ -224,7 +224,7 @@ def delete(activity_id: int):
 # --- the students' copies --------------------------------------------------------------------
 
 
-@bp.get("/<int:activity_id>/copies/<uid>")
+@bp.get("/<id:activity_id>/copies/<uid>")
 @login_required("teacher")
 def copy(activity_id: int, uid: str):
     """A student's copy, read-only, as it is on storage now."""
@@ -239,7 +239,7 @@ def copy(activity_id: int, uid: str):
     )
 
 
-@bp.get("/<int:activity_id>/copies.zip")
+@bp.get("/<id:activity_id>/copies.zip")
 @login_required("teacher")
 def copies_zip_download(activity_id: int):
     """Every copy, one folder per student."""
@@ -258,7 +258,7 @@ CSV_HEADERS = (N_("Élève"), N_("Identifiant"), N_("Classe"), N_("Première ouv
                N_("Version"), N_("En ce moment"))
 
 
-@bp.get("/<int:activity_id>/copies.csv")
+@bp.get("/<id:activity_id>/copies.csv")
 @login_required("teacher")
 def copies_csv_download(activity_id: int):
     """The list of copies, for a spreadsheet."""

@@ -86,12 +86,16 @@ def teacher_space():
     return redirect(f"{reply['prefix']}lab?grant={grant}")
 
 
+PROXY_STATUSES = frozenset({404, 502, 503, 504})  # what a node's CHP asks this page for
+
+
 @bp.get("/_proxy-error/<int:status>")
 def proxy_error(status: int):
     """What a node's CHP shows when a student's server is not there (culled, stopped, starting)."""
     url = urllib.parse.unquote(request.args.get("url", ""))
     code = SHARE_CODE_IN_PATH.search(url)
     reopen = f"/s/{code.group(1)}" if code else (SPACE_PATH if LAB_IN_PATH.search(url) else None)
+    status = status if status in PROXY_STATUSES else 404  # the URL says it, so it must be one CHP sends
     return render_template("router/server_gone.html", reopen=reopen, status=status), status
 
 

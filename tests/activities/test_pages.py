@@ -1,6 +1,7 @@
 """The teacher's pages: the list and upload form, an activity, a student's copy read-only."""
 from __future__ import annotations
 
+import html
 import json
 import urllib.parse
 
@@ -122,3 +123,18 @@ def test_a_real_notebook_copy_is_shown_in_order(app, teacher, student, activity,
     first, last = (str(escape("".join(cell["source"]).splitlines()[0])) for cell in (code[0], code[-1]))
     assert page.status_code == 200
     assert text.index("Copie de léa.moreau") < text.index(first) < text.rindex(last)
+
+
+def test_an_id_beyond_what_a_database_holds_is_a_404_not_a_500(teacher):
+    for activity_id in (2**63, 2**64, 10**30, 0):
+        for path in (f"/activities/{activity_id}", f"/activities/api/activities/{activity_id}/copies"):
+            answer = teacher.client.get(path)
+            assert answer.status_code == 404, (path, answer.status_code)
+
+
+def test_a_method_a_page_does_not_take_is_a_405_that_says_which_it_takes(teacher, activity):
+    answer = teacher.client.delete(f"/activities/{activity['id']}/copies.csv",
+                                   headers={"Origin": "http://localhost"})
+    assert answer.status_code == 405
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
+    assert "Cette action n'est pas possible ici." in html.unescape(answer.get_data(as_text=True))

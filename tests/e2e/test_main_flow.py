@@ -129,3 +129,10 @@ def test_the_platform_cookie_never_reaches_the_notebook_servers(student, activit
     for cookie in alice.http.cookies:
         if cookie.name == "capytale_session":
             assert not link.prefix.startswith(cookie.path.rstrip("/") + "/"), cookie.path
+
+
+def test_the_proxy_error_page_answers_only_what_a_proxy_sends(browser):
+    visitor = browser()
+    for asked, answered in ((503, 503), (404, 404), (0, 404), (200, 404), (999, 404)):
+        page = visitor.http.get(visitor.url(f"/s/_proxy-error/{asked}"), timeout=10)
+        assert page.status_code == answered, (asked, page.status_code)
