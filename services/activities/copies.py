@@ -118,7 +118,16 @@ def copies_of(session: Session, storage: Storage, activity: Activity,
               working: frozenset[str] = frozenset()) -> list[CopyView]:
     """Every student's copy of ``activity``, by student name; ``working``: user keys of students at work now."""
     copies = session.scalars(select(Copy).where(Copy.activity_id == activity.id).order_by(Copy.name, Copy.uid))
-    return [CopyView(copy, modified_at(notebook_path(storage, copy)), copy.user_key in working) for copy in copies]
+    return [CopyView(copy, _saved_at(storage, copy), copy.user_key in working) for copy in copies]
+
+
+def _saved_at(storage: Storage, copy: Copy) -> datetime | None:
+    """When the student last saved; None when their notebook is not a file of their space any more
+    (renamed, a link out of it): that copy alone shows no date, the list goes on."""
+    try:
+        return modified_at(notebook_path(storage, copy))
+    except PlatformError:
+        return None
 
 
 def copy_of(session: Session, activity: Activity, uid: str) -> Copy:
@@ -134,6 +143,18 @@ def read_notebook(storage: Storage, copy: Copy) -> bytes:
     """The student's notebook as it is now on storage."""
     try:
         return notebook_path(storage, copy).read_bytes()
+    except PlatformError as exc:
+        raise PlatformError(
+            _("Le notebook de cet élève n'est plus un fichier de son espace (il l'a remplacé par un lien "
+              "vers un autre endroit) : il ne peut pas être affiché."),
+            log_message=f"copy {copy.id}: {exc.log_message}", reason="copy_file_outside", status=409,
+        ) from None
+    except IsADirectoryError:
+        raise PlatformError(
+            _("Le notebook de cet élève a été remplacé par un dossier du même nom : il ne peut pas être affiché."),
+            log_message=f"copy {copy.id}: {copy.folder}/{copy.notebook} is a folder", reason="copy_file_folder",
+            status=409,
+        ) from None
     except FileNotFoundError:
         raise PlatformError(
             _("Le notebook de cet élève n'est plus à sa place (il l'a peut-être renommé ou supprimé)."),

@@ -66,6 +66,8 @@ def write_copies_zip(storage: Storage, views: Iterable[CopyView], target: IO[byt
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for view, folder in student_folders(views):
             copy_dir = storage.user_dir(view.copy.user_key) / view.copy.folder
+            if copy_dir.is_symlink():
+                continue  # a student's link to elsewhere: nothing of what it points to goes in the ZIP
             for path in _files_of(copy_dir):
                 archive.write(path, f"{folder}/{path.relative_to(copy_dir).as_posix()}")
         if master is not None:

@@ -86,9 +86,17 @@ def check_notebook(filename: str, data: bytes, max_bytes: int) -> CheckedNoteboo
     return CheckedNotebook(name, (nbformat.writes(notebook) + "\n").encode(), raw["nbformat"], metadata)
 
 
+def _too_deep(name: str) -> PlatformError:
+    return _refuse(_("Le notebook « %(name)s » est imbriqué trop profondément (des listes dans des listes, des "
+                     "milliers de fois) : ce n'est pas un notebook que Jupyter sait ouvrir.", name=name),
+                   "too_deep", name)
+
+
 def _parse_json(name: str, text: str) -> dict:
     try:
         raw = json.loads(text)
+    except RecursionError:
+        raise _too_deep(name) from None
     except json.JSONDecodeError as exc:
         raise _refuse(_("Le notebook « %(name)s » n'est pas un fichier JSON valide (erreur ligne %(lineno)s, colonne "
                         "%(colno)s) : il est peut-être incomplet ou abîmé.",
@@ -115,6 +123,8 @@ def _read_as_v4(name: str, text: str) -> NotebookNode:
         except ValidationError as exc:
             raise _refuse(invalid.replace("%(problem)s", describe(exc)), "invalid_notebook",
                           f"{name}: {exc.message}") from None
+        except RecursionError:
+            raise _too_deep(name) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise _refuse(invalid.replace("%(problem)s", _("sa structure est incorrecte",
                                                            )), "invalid_notebook", f"{name}: {exc!r}") from None

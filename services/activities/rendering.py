@@ -98,7 +98,7 @@ def render_cells(text: str) -> list[Cell]:
     """The cells of the notebook ``text`` (any format nbformat reads), ready for the template."""
     try:
         return [_cell(cell) for cell in as_v4(text).get("cells", [])]
-    except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, ValidationError, RecursionError) as exc:
         raise PlatformError(
             _("Ce notebook est abîmé : il ne peut pas être affiché ici. Tu peux toujours le télécharger."),
             log_message=f"unreadable notebook: {exc!r}", reason="unreadable_notebook", status=422,
