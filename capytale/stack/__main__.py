@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,13 @@ WELCOME = """
   3. Ouvre ce lien dans une autre fenêtre privée, comme « Élève » : ta copie s'ouvre dans Jupyter.
 
   Ctrl-C arrête tout.
+"""
+
+PROCESS_WARNING = """
+  ATTENTION — backend « process » : le code des élèves tourne avec les droits de l'utilisateur qui a
+  lancé la plateforme. Un noyau d'élève peut lire les clés de signature et les copies des autres
+  élèves. C'est fait pour essayer sur un ordinateur, jamais pour une classe : en production, les
+  serveurs des élèves tournent dans des conteneurs (make run-docker ici, compose/ en production).
 """
 
 
@@ -46,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with contextlib.ExitStack() as stack:
-        env = docker_settings(stack) if args.docker else {}
+        # a school tries its own settings (CAPYTALE_CAS_SERVER_URL=… make run); --docker's win over them
+        env = {name: value for name, value in os.environ.items() if name.startswith("CAPYTALE_")}
+        env.update(docker_settings(stack) if args.docker else {})
         return run_platform(PlatformConfig(var_dir=args.var_dir, http_port=args.port, nodes=args.nodes,
                                            base_port=args.port + 20, access_log=True, env=env))
 
@@ -74,6 +84,8 @@ def run_platform(config: PlatformConfig) -> int:
     try:
         platform.start()
         print(WELCOME.format(url=platform.url), flush=True)
+        if config.env.get("CAPYTALE_SPAWNER_BACKEND", "process") == "process":
+            print(PROCESS_WARNING, file=sys.stderr, flush=True)
         stopping.wait()
     except KeyboardInterrupt:
         pass

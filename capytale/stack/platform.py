@@ -99,7 +99,8 @@ class LocalPlatform:
     def _start_services(self, timeout: float) -> None:
         ports = {name: self._port() for name in SERVICES}
         env = self.base_env()
-        env.setdefault("CAPYTALE_DEV_LOGIN", "true")
+        if not env.get("CAPYTALE_CAS_SERVER_URL"):  # with an ENT's CAS, its login only
+            env.setdefault("CAPYTALE_DEV_LOGIN", "true")
         env["CAPYTALE_ACTIVITIES_URL"] = f"http://127.0.0.1:{ports['activities']}"
         started = []
         for name, app in SERVICES.items():
