@@ -219,20 +219,28 @@ class DockerBackend(Backend):
         self.stack.close()
 
 
-def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
-    var_dir = Path(tempfile.mkdtemp(prefix="capytale-bench-"))
+@contextlib.contextmanager
+def platform_with_activity(backend: Backend, name: str):
+    """The platform as ``make run`` starts it, on ``backend``, with a teacher's activity; its share path."""
+    var_dir = Path(tempfile.mkdtemp(prefix=f"capytale-{name}-"))
     config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, log_dir=var_dir / "logs",
-                            env={"CAPYTALE_AMQP_NAMESPACE": f"capytale-bench-{var_dir.name}", **backend.settings()})
+                            env={"CAPYTALE_AMQP_NAMESPACE": f"capytale-{name}-{var_dir.name}", **backend.settings()})
     local = LocalPlatform(config)
     print(f"starting the platform ({backend.name} backend) in {var_dir}…", flush=True)
     local.start(timeout=120)
     try:
         local.wait_nodes_routed()
         time.sleep(2)  # every node's first heartbeat
-        teacher = Browser(local.url).login("prof.bench", "teacher")
+        teacher = Browser(local.url).login(f"prof.{name}", "teacher")
         created = teacher.upload(CORPUS / NOTEBOOK, "Banc d'essai")
         created.raise_for_status()
-        share = urllib.parse.urlsplit(created.json()["share_url"]).path
+        yield local, urllib.parse.urlsplit(created.json()["share_url"]).path
+    finally:
+        local.stop(forget_messaging=True)
+
+
+def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
+    with platform_with_activity(backend, "bench") as (local, share):
 
         print(f"cold and warm: {students} students one after the other…", flush=True)
         browsers = [Browser(local.url).login(f"eleve.seq{i}", "student") for i in range(students)]
@@ -292,8 +300,6 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
             "environment_size_mib": backend.sizes(),
             "platform_mib": platform_memory(local),
         }
-    finally:
-        local.stop(forget_messaging=True)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print_results(results, output)
     return results

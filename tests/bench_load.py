@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -20,30 +19,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from capytale.stack.platform import LocalPlatform, PlatformConfig
-from capytale.stack.processes import free_port
-from tests.bench import CORPUS, NOTEBOOK, Backend, DockerBackend, summary
+from tests.bench import Backend, DockerBackend, platform_with_activity, summary
 from tests.e2e.browser import Browser
 
 
 def run(students: int, minutes: float, max_requests: int, backend: Backend) -> dict:
-    var_dir = Path(tempfile.mkdtemp(prefix="capytale-load-"))
-    config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, log_dir=var_dir / "logs",
-                            env={"CAPYTALE_AMQP_NAMESPACE": f"capytale-load-{var_dir.name}", **backend.settings()})
-    local = LocalPlatform(config)
-    print(f"starting the platform ({backend.name} backend) in {var_dir}…", flush=True)
-    local.start(timeout=120)
     statuses: Counter = Counter()
     failures: list[str] = []
     saves: list[float] = []
     lock = threading.Lock()
-    try:
-        local.wait_nodes_routed()
-        time.sleep(2)
-        teacher = Browser(local.url).login("prof.charge", "teacher")
-        created = teacher.upload(CORPUS / NOTEBOOK, "Charge")
-        created.raise_for_status()
-        share = urllib.parse.urlsplit(created.json()["share_url"]).path
+    with platform_with_activity(backend, "load") as (local, share):
         pupils = [Browser(local.url).login(f"eleve.charge{i}", "student") for i in range(students)]
         print(f"{students} students open the link…", flush=True)
         links = [pupil.open_share(share, timeout=300) for pupil in pupils]
@@ -99,8 +84,6 @@ def run(students: int, minutes: float, max_requests: int, backend: Backend) -> d
         with ThreadPoolExecutor(students) as pool:
             list(pool.map(work, range(students)))
         elapsed = time.monotonic() - started
-    finally:
-        local.stop(forget_messaging=True)
     results = {"backend": backend.name, "students": students, "seconds": round(elapsed, 1),
                "requests": sum(statuses.values()), "statuses": dict(sorted(statuses.items())),
                "server_errors": sum(n for code, n in statuses.items() if code >= 500),
