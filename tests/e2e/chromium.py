@@ -103,6 +103,16 @@ def open_teacher_space(teacher):
     return lab
 
 
+def wait_for_saved_text(page, text: str, timeout: float = SLOW) -> None:
+    """Reload the teacher's read-only view of a copy until it shows ``text``: the view is drawn from
+    storage when loaded, and the student's save may land a moment after the teacher opened it."""
+    deadline = time.monotonic() + timeout / 1000
+    while text not in page.inner_text("body"):
+        assert time.monotonic() < deadline, f"{text!r} never reached the copy"
+        page.wait_for_timeout(1000)
+        page.reload()
+
+
 def close_jupyter_dialogs(page) -> None:
     """Close a dialog Jupyter opened on its own, as the student would (a request that failed shows one)."""
     dialogs = page.locator(".jp-Dialog")

@@ -18,7 +18,9 @@ import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.chromium import SLOW, close_jupyter_dialogs, jupyter_click, open_notebook, open_teacher_space
+from tests.e2e.chromium import (
+    SLOW, close_jupyter_dialogs, jupyter_click, open_notebook, open_teacher_space, wait_for_saved_text,
+)
 from tests.e2e.test_teacher_browser import create_activity
 
 pytestmark = pytest.mark.e2e
@@ -187,7 +189,7 @@ def test_a_student_writes_in_text_cells_and_in_the_answer_cells_of_a_protected_n
     activity_url = teacher.url.split("?")[0]
     teacher.goto(activity_url)
     teacher.get_by_role("link", name="Voir la copie").click()
-    teacher.wait_for_function("() => document.body.innerText.includes('(ma réponse)')", timeout=SLOW)
+    wait_for_saved_text(teacher, "(ma réponse)")
     assert "zzz" not in teacher.inner_text("main") and "Part A (2 points)" in teacher.inner_text("main")
 
 

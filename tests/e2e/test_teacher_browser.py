@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook, open_teacher_space
+from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook, open_teacher_space, wait_for_saved_text
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +99,7 @@ def test_a_class_in_real_browsers(people, platform, corpus):
         row.wait_for()
         with teacher.expect_navigation():
             row.get_by_role("link", name="Voir la copie").click()
-        teacher.wait_for_function("w => document.body.innerText.includes(w)", arg=word, timeout=SLOW)
+        wait_for_saved_text(teacher, word)
         if name == "alice.martin":
             people.screenshot(teacher, "copie-lecture-seule", full_page=False)  # a long notebook
         teacher.goto(activity_url)
@@ -203,7 +203,7 @@ def test_protected_cells_cannot_be_edited_in_the_students_notebook(people, platf
     activity_url = teacher.url.split("?")[0]
     teacher.goto(activity_url)
     teacher.get_by_role("link", name="Voir la copie").click()
-    teacher.wait_for_function("() => document.body.innerText.includes(\"print('ma cellule')\")", timeout=SLOW)
+    wait_for_saved_text(teacher, "print('ma cellule')")
     assert "zzz" not in teacher.inner_text("main")
 
 
