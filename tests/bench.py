@@ -11,12 +11,13 @@ p95, max, failures); memory of an idle student server, and of an idle student wi
 a kernel (PSS of their processes on the process backend, the container's memory on
 the docker backend); the students' environment's size (the process backend's
 virtual environment, the notebook image and its layers); the platform's own
-processes. Printed, and written to ``bench-results.json``. Nothing here is
-asserted: figures, not tests.
+processes. Printed, and written to ``bench-results-<backend>.json``. Nothing here
+is asserted: figures, not tests.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform as host
@@ -27,11 +28,10 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import contextlib
-
 from capytale.stack import students_env
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
+from services.spawner import procfs
 from tests.e2e.browser import Browser
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "notebooks"
@@ -141,19 +141,6 @@ def server_pids(local: LocalPlatform) -> list[int]:
     return pids
 
 
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process under it (a server and its kernels)."""
-    family, children = [pid], {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-    for member in family:
-        family.extend(children.get(member, []))
-    return family
-
-
 class Backend:
     """Where students' servers run, and how their memory and their environment's size are read."""
 
@@ -164,10 +151,11 @@ class Backend:
 
     def student_mib(self, local: LocalPlatform) -> list[float]:
         """Per running student: the PSS of their server and its kernels."""
-        figures = []
+        figures, children = [], procfs.children_map()
         for pid in server_pids(local):
             with contextlib.suppress(OSError):
-                figures.append(sum(memory(member).get("pss_mib", 0) for member in descendants(pid)))
+                family = [pid, *procfs.descendants(pid, children)]
+                figures.append(sum(memory(member).get("pss_mib", 0) for member in family))
         return figures
 
     def sizes(self) -> dict:
@@ -186,17 +174,18 @@ class DockerBackend(Backend):
     def __init__(self):
         import docker
 
-        from capytale.stack import dockerd, notebook_image
+        from capytale.stack import notebook_image
+        from capytale.stack.__main__ import docker_settings
 
         self.stack = contextlib.ExitStack()
-        self.url = self.stack.enter_context(dockerd.engine())
-        self.client = docker.DockerClient(base_url=self.url, timeout=600)
-        self.image = notebook_image.ensure_image(self.client, print)
+        self._settings = docker_settings(self.stack)  # as make run-docker: the engine, the image built if missing
+        self.image = self._settings["CAPYTALE_DOCKER_IMAGE"]
+        self.client = docker.DockerClient(base_url=self._settings["CAPYTALE_DOCKER_URL"], timeout=600)
+        self.stack.callback(self.client.close)
         self.layers = {"base": notebook_image.base_tag(), "with the students' environment": notebook_image.students_tag()}
 
     def settings(self) -> dict[str, str]:
-        return {"CAPYTALE_SPAWNER_BACKEND": "docker", "CAPYTALE_DOCKER_URL": self.url,
-                "CAPYTALE_DOCKER_IMAGE": self.image}
+        return dict(self._settings)
 
     def student_mib(self, local: LocalPlatform) -> list[float]:
         """Per running student: their container's memory as its cgroup counts it, page cache left out."""
@@ -215,7 +204,6 @@ class DockerBackend(Backend):
         return sizes
 
     def close(self) -> None:
-        self.client.close()
         self.stack.close()
 
 
