@@ -50,7 +50,10 @@ def student_folders(views: Iterable[CopyView]) -> Iterator[tuple[CopyView, str]]
 
 
 def _files_of(folder: Path) -> Iterator[Path]:
-    """Regular files under ``folder`` (no symbolic links followed, no checkpoints), sorted."""
+    """Regular files under ``folder`` (no symbolic links followed, no checkpoints), sorted; none when
+    ``folder`` itself is a link (a student's copy folder replaced by a link to elsewhere)."""
+    if folder.is_symlink():
+        return
     for parent, folders, files in os.walk(folder, followlinks=False):
         folders[:] = sorted(f for f in folders if f not in SKIPPED_FOLDERS)
         for name in sorted(files):
@@ -66,8 +69,6 @@ def write_copies_zip(storage: Storage, views: Iterable[CopyView], target: IO[byt
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for view, folder in student_folders(views):
             copy_dir = storage.user_dir(view.copy.user_key) / view.copy.folder
-            if copy_dir.is_symlink():
-                continue  # a student's link to elsewhere: nothing of what it points to goes in the ZIP
             for path in _files_of(copy_dir):
                 archive.write(path, f"{folder}/{path.relative_to(copy_dir).as_posix()}")
         if master is not None:
