@@ -11,8 +11,8 @@ from being edited and one that says ``"deletable": false`` from being deleted
 (the notebook format documents both keys).  A student still runs these cells,
 adds cells of their own, code or text, and edits those.  The places a notebook
 leaves for the student's answers are never protected: nbgrader's solution cells
-(``"nbgrader": {"solution": true}``), code or markdown, stay editable.  Only the copy is changed; the master
-stays as the teacher sent it.  It is a guard against mistakes, not a lock: a
+(``"nbgrader": {"solution": true}``), code or markdown, stay editable.  Only the
+copy is changed; the master stays as the teacher sent it.  It is a guard against mistakes, not a lock: a
 student who knows Jupyter can change the metadata back in their own copy.
 
 The copy opens on the students' kernel the notebook maps to (:mod:`capytale.kernels`):

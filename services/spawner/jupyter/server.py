@@ -72,18 +72,10 @@ def environment(spec: ServerSpec, base: Mapping[str, str]) -> dict[str, str]:
         # temporary files (Jupyter's blank config folder under JUPYTER_NO_CONFIG among them) go
         # with the server: the agent removes the runtime folder when the server is gone
         "TMPDIR": str(runtime / "tmp"),
-        "JUPYTERLAB_SETTINGS_DIR": str(user_settings_dir(root)),
-        "JUPYTERLAB_WORKSPACES_DIR": str(workspaces_dir(root)),
+        "JUPYTERLAB_SETTINGS_DIR": str(root / ".capytale" / "lab" / "user-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(root / ".capytale" / "lab" / "workspaces"),
     })
     return env
-
-
-def user_settings_dir(root: Path) -> Path:
-    return root / ".capytale" / "lab" / "user-settings"
-
-
-def workspaces_dir(root: Path) -> Path:
-    return root / ".capytale" / "lab" / "workspaces"
 
 
 def server_config(spec: ServerSpec, as_root: bool) -> Config:
