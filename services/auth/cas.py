@@ -120,9 +120,7 @@ def callback():
         raise PlatformError(_("Cette page n'existe pas."), reason="cas_off", status=404)
     if request.method == "POST":
         return single_logout(request.form.get("logoutRequest", ""))
-    from services.auth.login import open_session, safe_next  # login imports this module
-
-    next_path = safe_next(request.args.get("next"))
+    next_path = sessions.safe_next(request.args.get("next"))
     ticket = request.args.get("ticket", "")
     if not ticket:
         return login_redirect(next_path)
@@ -132,13 +130,11 @@ def callback():
                          reason="ticket_replayed", status=403, link=_login_again(next_path),
                          link_label=_("Me reconnecter"))
     profile = validate(ticket, next_path)
-    identity = open_session(profile.uid, profile.name, profile.role, profile.school, profile.classes)
+    identity = sessions.open_session(profile.uid, profile.name, profile.role, profile.school, profile.classes)
     expires = int(time.time()) + int(web.settings()["SESSION_LIFETIME"])
     session.add(ServiceTicket(ticket=ticket, sid=identity.sid, uid=identity.uid, expires=expires))
     session.commit()
-    response = redirect(next_path)
-    sessions.set_session_cookie(response, identity)
-    return response
+    return sessions.signed_in(identity, next_path)
 
 
 def session_index(logout_request: str) -> str:

@@ -3,21 +3,20 @@
 ``/auth/login`` sends the browser to the identity provider: the ENT's CAS when
 ``CAPYTALE_CAS_SERVER_URL`` is set (:mod:`services.auth.cas`), the development login
 when it is switched on (never both). The
-provider comes back with a user; :func:`open_session` records it and sets the cookie.
+provider comes back with a user; :func:`sessions.open_session` records it and
+:func:`sessions.signed_in` sets the cookie.
 """
 from __future__ import annotations
 
 import time
 import urllib.parse
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, jsonify, redirect, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from capytale import db, revocations, web
+from capytale import revocations, web
 from capytale.errors import PlatformError
-from capytale.tokens import Identity
 from services.auth import cas, sessions
-from services.auth.models import User
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
@@ -33,42 +32,13 @@ def init_app(app: Flask) -> None:
         app.logger.warning("DEVELOPMENT LOGIN is on: anyone can pick any name and role")
 
 
-def safe_next(target: str | None) -> str:
-    """Follow only local paths; anything else goes to the home page."""
-    if not target:
-        return "/"
-    parts = urllib.parse.urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    if any(ord(c) < 32 for c in target):
-        return "/"
-    return target
-
-
-def open_session(uid: str, name: str, role: str, school: str = "", classes: tuple[str, ...] = ()):
-    """Create or update the user, then answer with the session cookie set."""
-    uid = sessions.normalise_uid(uid)
-    key = sessions.user_key(uid)
-    session = db.session()
-    user = session.get(User, uid)
-    if user is None:
-        user = User(uid=uid, key=key, name=name, role=role)
-        session.add(user)
-    user.name, user.role, user.school, user.classes = name, role, school, "\n".join(classes)
-    session.commit()
-    identity = Identity(uid=uid, name=name, role=role, key=key, sid=sessions.new_session_id(),
-                        school=school, classes=tuple(classes))
-    current_app.logger.info("session opened for %s (%s)", uid, role)
-    return identity
-
-
 def _dev_login_enabled() -> bool:
     return bool(web.settings()["DEV_LOGIN"])
 
 
 @bp.get("/login")
 def login():
-    next_path = safe_next(request.args.get("next"))
+    next_path = sessions.safe_next(request.args.get("next"))
     if cas.enabled():
         return cas.login_redirect(next_path)
     if _dev_login_enabled():
@@ -84,7 +54,7 @@ def login():
 def dev_login():
     if not _dev_login_enabled():
         raise PlatformError(_("Cette page n'existe pas."), reason="dev_login_off", status=404)
-    next_path = safe_next(request.values.get("next"))
+    next_path = sessions.safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("auth/dev_login.html", next=next_path, roles=ROLES)
     username = sessions.normalise_uid(request.form.get("username", ""))
@@ -101,10 +71,7 @@ def dev_login():
                                username=username), 400
     classes = tuple(name for name in (" ".join(part.split()) for part in request.form.get("classes", "").split(","))
                     if name and len(name) <= MAX_NAME and not any(ord(c) < 32 for c in name))
-    identity = open_session(username, username, role, classes=classes)
-    response = redirect(next_path)
-    sessions.set_session_cookie(response, identity)
-    return response
+    return sessions.signed_in(sessions.open_session(username, username, role, classes=classes), next_path)
 
 
 @bp.get("/whoami")

@@ -1,6 +1,9 @@
-"""The session cookie: signed here with the private key, verified everywhere with the public one.
+"""Opening a session, whichever provider said who the user is (CAS, the development login).
 
-The cookie is set once per platform path (``/auth``, ``/activities``, ``/s``) so that
+:func:`open_session` records the user and gives their identity; :func:`signed_in`
+sends the browser on to a local path (:func:`safe_next`) with the session cookie,
+signed here with the private key and verified everywhere with the public one.  The
+cookie is set once per platform path (``/auth``, ``/activities``, ``/s``) so that
 browsers never send it to ``/n/…``, where students' own code answers.
 """
 from __future__ import annotations
@@ -12,9 +15,11 @@ import secrets
 import unicodedata
 import urllib.parse
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, redirect
 
+from capytale import db
 from capytale.tokens import Identity, SessionSigner, load_private_key
+from services.auth.models import User
 
 COOKIE_PATHS = ("/auth", "/activities", "/s")
 
@@ -42,6 +47,42 @@ def user_key(uid: str, secret: bytes | None = None) -> str:
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(12)
+
+
+def safe_next(target: str | None) -> str:
+    """Follow only local paths; anything else goes to the home page."""
+    if not target:
+        return "/"
+    parts = urllib.parse.urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(c) < 32 for c in target):
+        return "/"
+    return target
+
+
+def open_session(uid: str, name: str, role: str, school: str = "", classes: tuple[str, ...] = ()) -> Identity:
+    """Create or update the user, then give the identity of a new session (its cookie not yet set)."""
+    uid = normalise_uid(uid)
+    key = user_key(uid)
+    session = db.session()
+    user = session.get(User, uid)
+    if user is None:
+        user = User(uid=uid, key=key, name=name, role=role)
+        session.add(user)
+    user.name, user.role, user.school, user.classes = name, role, school, "\n".join(classes)
+    session.commit()
+    identity = Identity(uid=uid, name=name, role=role, key=key, sid=new_session_id(),
+                        school=school, classes=tuple(classes))
+    current_app.logger.info("session opened for %s (%s)", uid, role)
+    return identity
+
+
+def signed_in(identity: Identity, next_path: str) -> Response:
+    """The browser sent on to ``next_path`` (already made safe) with ``identity``'s session cookie."""
+    response = redirect(next_path)
+    set_session_cookie(response, identity)
+    return response
 
 
 def set_session_cookie(response: Response, identity: Identity) -> None:

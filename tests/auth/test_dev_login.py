@@ -2,7 +2,7 @@
 import pytest
 
 from services.auth import create_app
-from services.auth.login import safe_next
+from services.auth.sessions import open_session, safe_next
 
 
 @pytest.fixture
@@ -90,7 +90,6 @@ def test_only_local_next_paths_are_followed(target, expected):
 def test_a_user_is_updated_at_each_login(var_dir):
     """A student who changes class shows the new class (and name) from the next login on."""
     from capytale import db
-    from services.auth.login import open_session
     from services.auth.models import User
 
     app = create_app({"VAR_DIR": var_dir})
