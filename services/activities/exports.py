@@ -2,8 +2,9 @@
 
 The ZIP holds one folder per student, named after the student and safe on
 every system (``Léa Moreau (lea.moreau)/…``): no ``/`` ``\\`` ``:`` or other
-characters Windows refuses, no leading dot, NFC, bounded length, and two
-students with the same name still get two folders.  Each folder holds the
+characters Windows refuses, no control nor bidirectional control character,
+no leading dot, NFC, bounded length, and two students with the same name still
+get two folders.  Each folder holds the
 student's activity folder as it is on storage (notebook, annex files, what the
 student added), without Jupyter's checkpoints.  The CSV is for a spreadsheet
 in French: ``;`` between columns and a byte-order mark, so that Excel reads
@@ -19,6 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
+from capytale.bidi import without_bidi_controls
 from services.activities.copies import CopyView
 from services.activities.models import Activity, as_utc
 from services.activities.names import nfc, without_controls
@@ -32,7 +34,8 @@ SPOOL_BYTES = 16 * 1024 * 1024  # ZIPs up to this size stay in memory, bigger on
 
 def safe_folder(name: str) -> str:
     """``name`` as a folder name every system accepts."""
-    cleaned = "".join("_" if c in UNSAFE else c for c in without_controls(nfc(name))).strip().lstrip(".").strip()
+    kept = without_bidi_controls(without_controls(nfc(name)))
+    cleaned = "".join("_" if c in UNSAFE else c for c in kept).strip().lstrip(".").strip()
     return cleaned[:MAX_FOLDER_CHARS].rstrip() or "_"
 
 

@@ -3,8 +3,10 @@
 A teacher's names keep their accents, spaces, apostrophes and parentheses;
 they are only normalised to Unicode NFC (a Mac sends NFD).  What is refused:
 empty parts, ``.`` and ``..``, absolute paths, control characters (NUL among
-them), backslashes and parts too long for a file system.  Every path built
-from such a name is resolved and compared with its folder (:func:`inside`).
+them), bidirectional controls (:mod:`capytale.bidi`: ``exercice\\u202egnp.ipynb``
+would show as ``exercicebnypi.png``), backslashes and parts too long for a file
+system.  Every path built from such a name is resolved and compared with its
+folder (:func:`inside`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
+from capytale.bidi import bidi_control_in, made_visible, without_bidi_controls
 from capytale.errors import PlatformError
 
 MAX_PART_BYTES = 255  # what ext4, XFS and NFS accept for one name
@@ -33,14 +36,23 @@ def without_controls(text: str) -> str:
     return "".join(c for c in text if not _is_control(c))
 
 
-def _shown(name: str) -> str:
-    """``name`` as it can be shown in a message: control characters made visible."""
-    return "".join("\N{REPLACEMENT CHARACTER}" if _is_control(c) else c for c in name)
+def shown(name: str) -> str:
+    """``name`` as it can be shown in a message: control and bidirectional characters made visible."""
+    return made_visible("".join("\N{REPLACEMENT CHARACTER}" if _is_control(c) else c for c in name))
+
+
+def bidi_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a name, when it holds a bidirectional control character; None otherwise."""
+    code = bidi_control_in(text)
+    if code is None:
+        return None
+    return _("il contient un caractère de contrôle d'écriture (%(code)s), invisible, qui change l'ordre dans "
+             "lequel les lettres s'affichent", code=code)
 
 
 def _refuse(what: str, name: str, why: str) -> PlatformError:
     return PlatformError(
-        _("Le nom du %(what)s « %(name)s » n'est pas accepté : %(why)s.", what=what, name=_shown(name), why=why),
+        _("Le nom du %(what)s « %(name)s » n'est pas accepté : %(why)s.", what=what, name=shown(name), why=why),
         log_message=f"refused {what} name {name!r}: {why}", reason="bad_file_name", status=400,
     )
 
@@ -58,6 +70,8 @@ def checked_path(raw: str, what: str, *, folders: bool) -> str:
                             reason="bad_file_name", status=400)
     if any(_is_control(c) for c in name):
         raise _refuse(what, name, _("il contient un caractère invisible (de contrôle)"))
+    if why := bidi_problem(name):
+        raise _refuse(what, name, why)
     if "\\" in name:
         raise _refuse(what, name, _("il contient une barre oblique inverse « \\ »"))
     if name.startswith("/"):
@@ -87,6 +101,6 @@ def inside(folder: Path, relative: str) -> Path:
 
 def folder_name(title: str, code: str) -> str:
     """The folder of a student's copy: the title made safe for a file name, then `` (<code>)``."""
-    cleaned = without_controls(nfc(title)).replace("/", "").strip().lstrip(".").strip()
+    cleaned = without_bidi_controls(without_controls(nfc(title))).replace("/", "").strip().lstrip(".").strip()
     cleaned = cleaned.encode()[:MAX_TITLE_BYTES].decode(errors="ignore").rstrip()
     return f"{cleaned or DEFAULT_FOLDER_TITLE} ({code})"

@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from capytale.errors import PlatformError
 from capytale.settings import Settings
-from services.activities.names import checked_path, nfc, without_controls
+from services.activities.names import bidi_problem, checked_path, nfc, shown, without_controls
 from services.activities.notebooks import EXTENSION, CheckedNotebook, check_notebook
 
 MAX_TITLE_CHARS = 200
@@ -88,8 +88,15 @@ def _is_empty(annex: FileStorage) -> bool:
 
 
 def title_from(raw: str, notebook_name: str) -> str:
-    """The title as given (NFC, one line), else the notebook's name without ``.ipynb``."""
+    """The title as given (NFC, one line), else the notebook's name without ``.ipynb``.
+
+    It becomes the students' folder name and is shown to them: a bidirectional control is refused.
+    """
     title = without_controls(" ".join(nfc(raw).split()))
+    if why := bidi_problem(title):
+        raise PlatformError(_("Le titre « %(title)s » n'est pas accepté : %(why)s.", title=shown(title), why=why),
+                            log_message=f"title {title!r} refused: bidirectional control", reason="bad_title",
+                            status=400)
     title = title or notebook_name[: -len(EXTENSION)].strip() or notebook_name
     if len(title) > MAX_TITLE_CHARS:
         raise PlatformError(_("Le titre est trop long (%(count)s caractères) : %(MAX_TITLE_CHARS)s au plus.",

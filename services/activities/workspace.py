@@ -4,7 +4,8 @@ The teacher writes notebooks in "Mon espace Jupyter" (their own server, in
 JupyterLab); the new-activity page lists them so that one becomes an activity
 without a download and an upload.  Only what the teacher could upload is
 offered: visible files, inside the space, no symbolic link followed; the
-notebook is checked exactly as an upload is (:func:`check_notebook`).
+notebook is checked exactly as an upload is (:func:`check_notebook`), and so are
+the names of the files taken beside it (:func:`checked_path`).
 """
 from __future__ import annotations
 
@@ -64,14 +65,21 @@ def upload_from_space(space: Path, relative: str, title: str, instructions: str,
                             log_message=f"no notebook {relative!r} in {space}", reason="no_space_notebook",
                             status=400)
     notebook = check_notebook(path.name, path.read_bytes(), max_notebook_bytes)
+    title, instructions = title_from(title, notebook.name), instructions_from(instructions)
+    annexes = _files_beside(path, len(notebook.content), max_total_bytes) if with_folder else []
+    return Upload(title, notebook, tuple(annexes), instructions)
+
+
+def _files_beside(notebook: Path, total: int, max_total_bytes: int) -> list[tuple[str, FileStorage]]:
+    """The other files of the notebook's folder by their checked names, open for reading (``total``: the
+    bytes already taken); on a refusal, those already opened are closed."""
+    folder = notebook.parent
     annexes: list[tuple[str, FileStorage]] = []
-    total = len(notebook.content)
-    if with_folder:
-        folder = path.parent
+    try:
         for parent, files in _walk(folder):
             for name in files:
                 other = parent / name
-                if other == path or other.is_symlink() or not other.is_file():
+                if other == notebook or other.is_symlink() or not other.is_file():
                     continue
                 total += other.stat().st_size
                 if total > max_total_bytes:
@@ -80,11 +88,15 @@ def upload_from_space(space: Path, relative: str, title: str, instructions: str,
                           "dans un dossier à part avec seulement ce dont l'activité a besoin.",
                           value=max_total_bytes // (1024 * 1024)),
                         log_message=f"{folder} is too big", reason="upload_too_big", status=413)
-                annex = FileStorage(stream=other.open("rb"), filename=name)
-                annexes.append((other.relative_to(folder).as_posix(), annex))
+                annex_name = checked_path(other.relative_to(folder).as_posix(), _("fichier annexe"), folders=True)
+                annexes.append((annex_name, FileStorage(stream=other.open("rb"), filename=name)))
                 if len(annexes) > MAX_ANNEXES:
                     raise PlatformError(
                         _("Le dossier de ce notebook contient plus de %(MAX_ANNEXES)s fichiers : range-le dans un "
                           "dossier à part avec seulement ce dont l'activité a besoin.", MAX_ANNEXES=MAX_ANNEXES),
                         log_message=f"{folder} has too many files", reason="too_many_annexes", status=400)
-    return Upload(title_from(title, notebook.name), notebook, tuple(annexes), instructions_from(instructions))
+    except BaseException:
+        for _name, annex in annexes:
+            annex.close()
+        raise
+    return annexes

@@ -28,12 +28,19 @@ Attributes read (SDET names, see ``docs/ent-integration.md``):
   the first class;
 - classes: ``ENTEleveClasses`` (students) and ``ENTAuxEnsClasses`` (teachers), values
   ``<UAI>$<class>`` (``0750001A$2NDE3`` → ``2NDE3``).
+
+The name, the school and the classes are shown to others (a teacher's list, a ZIP's
+folders): bidirectional control characters (:mod:`capytale.bidi`) are removed from
+them rather than refused, since the person cannot change what the ENT says.  The uid
+is kept exactly as it is: it is the ENT's identifier, and the user key is made from it.
 """
 from __future__ import annotations
 
 import unicodedata
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+
+from capytale.bidi import without_bidi_controls
 
 NATIONAL_TEACHER_PROFILES = ("National_ENS", "National_DOC", "National_DIR", "National_ETA", "National_EVS")
 NATIONAL_STUDENT_PROFILES = ("National_ELV",)
@@ -114,6 +121,11 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip())
 
 
+def shown_text(text: str) -> str:
+    """An attribute as others will see it: NFC, without bidirectional controls."""
+    return nfc(without_bidi_controls(text))
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -188,19 +200,19 @@ def derive(user: CasUser, mapping: Mapping = Mapping()) -> Profile:
     else:
         raise RoleRefused(user.uid, profiles)
 
-    name = user.first("displayName")
+    name = shown_text(user.first("displayName"))
     if not name:
-        name = " ".join(part for part in (user.first("givenName"), user.first("sn")) if part)
-    name = nfc(name or user.first("cn") or user.uid)
+        name = shown_text(" ".join(part for part in (user.first("givenName"), user.first("sn")) if part))
+    name = name or shown_text(user.first("cn")) or user.uid
 
     raw_classes = [v for attribute in CLASS_ATTRIBUTES for v in user.values(attribute)]
     classes: list[str] = []
     for value in raw_classes:
-        name_of_class = nfc(class_name(value))
+        name_of_class = shown_text(class_name(value))
         if name_of_class and name_of_class not in classes:
             classes.append(name_of_class)
 
     school = user.first(*SCHOOL_ATTRIBUTES)
     if not school and raw_classes and "$" in raw_classes[0]:
         school = raw_classes[0].split("$", 1)[0]
-    return Profile(uid=user.uid, name=name, role=role, school=nfc(school), classes=tuple(classes))
+    return Profile(uid=user.uid, name=name, role=role, school=shown_text(school), classes=tuple(classes))

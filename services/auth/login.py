@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, jsonify, redirect, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from capytale import revocations, web
+from capytale.bidi import bidi_control_in, made_visible
 from capytale.errors import PlatformError
 from services.auth import cas, sessions
 
@@ -59,18 +60,26 @@ def dev_login():
         return render_template("auth/dev_login.html", next=next_path, roles=ROLES)
     username = sessions.normalise_uid(request.form.get("username", ""))
     role = request.form.get("role", "")
+    classes = tuple(name for name in (" ".join(part.split()) for part in request.form.get("classes", "").split(","))
+                    if name and len(name) <= MAX_NAME and not any(ord(c) < 32 for c in name))
     error = None
     if not username or len(username) > MAX_NAME or any(ord(c) < 32 for c in username):
         error = _("Choisis un nom de 1 à %(limit)s caractères.", limit=MAX_NAME)
+    elif code := bidi_control_in(username):
+        error = _("Le nom « %(name)s » contient un caractère de contrôle d'écriture (%(code)s), invisible, qui "
+                  "change l'ordre dans lequel les lettres s'affichent. Retire-le.", name=made_visible(username),
+                  code=code)
     elif role not in ROLES:
         error = _("Choisis un rôle : élève ou enseignant·e.")
+    elif spoiled := next((name for name in classes if bidi_control_in(name)), None):
+        error = _("La classe « %(name)s » contient un caractère de contrôle d'écriture (%(code)s), invisible, "
+                  "qui change l'ordre dans lequel les lettres s'affichent. Retire-le.", name=made_visible(spoiled),
+                  code=bidi_control_in(spoiled))
     if error:
         if web.wants_json():
             raise PlatformError(error, reason="bad_dev_login", status=400)
         return render_template("auth/dev_login.html", next=next_path, roles=ROLES, error=error,
-                               username=username), 400
-    classes = tuple(name for name in (" ".join(part.split()) for part in request.form.get("classes", "").split(","))
-                    if name and len(name) <= MAX_NAME and not any(ord(c) < 32 for c in name))
+                               username=username, classes=request.form.get("classes", "")), 400
     return sessions.signed_in(sessions.open_session(username, username, role, classes=classes), next_path)
 
 

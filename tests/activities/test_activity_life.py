@@ -220,6 +220,19 @@ def test_a_space_notebook_outside_the_space_is_refused(app, teacher, data_root, 
     assert stored(app, data_root) == (0, [])
 
 
+def test_a_space_file_with_a_bidirectional_control_is_refused(app, teacher, data_root):
+    space = data_root / "users" / teacher.identity.key
+    (space / "cours").mkdir(parents=True)
+    (space / "cours" / "tp.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    (space / "cours" / "mesures.csv").write_text("t;x\n0;1\n")
+    (space / "cours" / "photo\u202egnp.exe").write_bytes(b"MZ")
+    answer = teacher.client.post("/activities/new", data={
+        "source": "space", "space_notebook": "cours/tp.ipynb", "with_folder": "on", "title": "TP"})
+    assert answer.status_code == 400
+    assert "contrôle d&#39;écriture (U+202E)" in answer.get_data(as_text=True)
+    assert stored(app, data_root) == (0, [])
+
+
 def test_instructions_are_kept_and_shown(app, teacher, corpus):
     answer = teacher.client.post("/activities/new", **multipart(
         {"title": "Avec consigne", "instructions": "Lis tout.\r\nPuis réponds <b>vite</b>."},

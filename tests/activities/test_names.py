@@ -44,6 +44,25 @@ def test_names_that_could_escape_or_break_are_refused(name, folders, why):
     assert why in refused.value.user_message
 
 
+@pytest.mark.parametrize(("name", "code"), [
+    ("exercice\u202egnp.ipynb", "U+202E"),  # shown as exercicebnypi.png
+    ("img/\u2066x.png", "U+2066"),
+    ("\u202a\u202bcours\u202c.ipynb", "U+202A"),
+    ("tp\u2069.ipynb", "U+2069"),
+    ("\u200fدرس.ipynb", "U+200F"),
+    ("a\u200eb.csv", "U+200E"),
+    ("a\u061cb.csv", "U+061C"),
+])
+def test_a_bidirectional_control_in_a_name_is_refused_and_shown(name, code):
+    with pytest.raises(PlatformError) as refused:
+        checked_path(name, "fichier annexe", folders=True)
+    message = refused.value.user_message
+    assert refused.value.status == 400 and refused.value.reason == "bad_file_name"
+    assert f"il contient un caractère de contrôle d'écriture ({code}), invisible" in message
+    assert "\N{REPLACEMENT CHARACTER}" in message and not any(c in message for c in "\u202a\u202b\u202c\u202e\u2066"
+                                                                "\u2069\u200e\u200f\u061c")
+
+
 @pytest.mark.parametrize("name", ["", "   "])
 def test_an_empty_name_is_refused(name):
     with pytest.raises(PlatformError) as refused:
@@ -66,6 +85,7 @@ def test_inside_refuses_what_leaves_the_folder(tmp_path):
     ("a\x00b\nc", "abc (abc)"),
     ("...", "Activité (abc)"),
     (unicodedata.normalize("NFD", "Élève"), "Élève (abc)"),
+    ("TP\u202e fnoc", "TP fnoc (abc)"),  # a title stored before such titles were refused
 ])
 def test_an_activity_folder_is_the_title_made_safe(title, folder):
     assert folder_name(title, "abc") == folder

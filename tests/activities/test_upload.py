@@ -93,6 +93,14 @@ BAD_UPLOADS = {
                          "il contient un caractère invisible", "bad_file_name"),
     "annex named '.'": (lambda corpus: ((corpus / DICE).read_bytes(), DICE, [("data/.", b"x")]),
                         "il sortirait de son dossier", "bad_file_name"),
+    "notebook name reversed by U+202E": (
+        lambda corpus: ((corpus / DICE).read_bytes(), "exercice\u202egnp.ipynb", []),
+        "Le nom du notebook « exercice\ufffdgnp.ipynb » n'est pas accepté : il contient un caractère de contrôle "
+        "d'écriture (U+202E), invisible, qui change l'ordre dans lequel les lettres s'affichent.", "bad_file_name"),
+    "annex in a folder with U+2066": (
+        lambda corpus: ((corpus / DICE).read_bytes(), DICE, [("img/\u2066x.png", b"\x89PNG")]),
+        "Le nom du fichier annexe « img/\ufffdx.png » n'est pas accepté : il contient un caractère de contrôle "
+        "d'écriture (U+2066)", "bad_file_name"),
     "annex named like the notebook": (lambda corpus: ((corpus / DICE).read_bytes(), DICE, [(DICE, b"x")]),
                                       "Deux fichiers envoyés portent le même nom", "duplicate_name"),
 }
@@ -127,6 +135,22 @@ def test_a_title_too_long_is_refused(app, teacher, corpus, data_root):
     answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), title="T" * 201)
     assert answer.status_code == 400
     assert answer.json["error"] == "Le titre est trop long (201 caractères) : 200 au plus."
+    assert stored(app, data_root) == (0, [])
+
+
+def test_a_title_with_a_bidirectional_control_is_refused(app, teacher, corpus, data_root):
+    answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), title="Dés \u202eparticuliers")
+    assert answer.status_code == 400
+    assert answer.json == {"error": "Le titre « Dés \ufffdparticuliers » n'est pas accepté : il contient un caractère "
+                                    "de contrôle d'écriture (U+202E), invisible, qui change l'ordre dans lequel les "
+                                    "lettres s'affichent.", "reason": "bad_title"}
+    assert stored(app, data_root) == (0, [])
+
+
+def test_a_title_with_a_bidirectional_control_is_explained_on_the_page(app, teacher, corpus, data_root):
+    answer = upload(teacher, DICE, (corpus / DICE).read_bytes(), title="TP\u2067 noté", path="/activities/new")
+    assert answer.status_code == 400
+    assert "contrôle d&#39;écriture (U+2067)" in answer.get_data(as_text=True)
     assert stored(app, data_root) == (0, [])
 
 

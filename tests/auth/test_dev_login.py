@@ -40,6 +40,10 @@ def test_whoami_without_session_is_401(client):
     ({"username": "", "role": "student"}, "Choisis un nom"),
     ({"username": "x" * 65, "role": "student"}, "Choisis un nom"),
     ({"username": "bob", "role": "admin"}, "Choisis un rôle"),
+    ({"username": "exercice\u202egnp", "role": "student"},
+     "Le nom « exercice\ufffdgnp » contient un caractère de contrôle d&#39;écriture (U+202E)"),
+    ({"username": "bob", "role": "student", "classes": "2NDE3, 1G\u20662"},
+     "La classe « 1G\ufffd2 » contient un caractère de contrôle d&#39;écriture (U+2066)"),
 ])
 def test_bad_dev_login_says_why(client, form, message):
     answer = client.post("/auth/dev-login", data=form)

@@ -85,6 +85,28 @@ def test_uids_and_names_come_out_in_nfc():
     assert profile.uid == "eleve.nguy\u1ec5n" and profile.name.endswith("Nguy\u1ec5n")
 
 
+def test_bidirectional_controls_are_removed_from_what_others_see_and_the_uid_is_kept():
+    """A name from the ENT is cleaned, not refused: the person could not change it to get in."""
+    raw = success("""
+      <cas:attributes>
+        <cas:ENTPersonProfils>National_ELV</cas:ENTPersonProfils>
+        <cas:displayName>L\u00e9a \u202euaerom</cas:displayName>
+        <cas:ENTEleveClasses>0750001A$2NDE\u20663\u2069</cas:ENTEleveClasses>
+        <cas:ENTPersonStructRattachUAI>\u200f0750001A</cas:ENTPersonStructRattachUAI>
+      </cas:attributes>""", user="lea.moreau")
+    assert derive(parse_validation(raw.encode())) == Profile("lea.moreau", "Léa uaerom", "student", "0750001A",
+                                                             ("2NDE3",))
+
+
+def test_a_display_name_made_only_of_controls_falls_back_to_the_given_name():
+    raw = success("""
+      <cas:attributes>
+        <cas:ENTPersonProfils>National_ELV</cas:ENTPersonProfils>
+        <cas:displayName>\u202e</cas:displayName><cas:givenName>Lan</cas:givenName><cas:sn>Tran</cas:sn>
+      </cas:attributes>""")
+    assert derive(parse_validation(raw.encode())).name == "Lan Tran"
+
+
 @pytest.mark.parametrize("profile", ["National_TUT", "National_COL", "National_PAR", ""])
 def test_other_profiles_are_refused(profile):
     raw = success(f"<cas:attributes><cas:ENTPersonProfils>{profile}</cas:ENTPersonProfils></cas:attributes>")
