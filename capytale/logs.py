@@ -18,4 +18,6 @@ def configure(service: str, level: str = "INFO") -> logging.Logger:
     # pika logs each failed connection attempt at ERROR, several lines a try; the bus
     # and the worker log one warning per lost connection instead.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    # Alembic names each plugin it loads at every start; the upgrades it runs stay (alembic.runtime.migration).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return logging.getLogger(f"capytale.{service}")

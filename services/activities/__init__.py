@@ -22,7 +22,7 @@ URL_PREFIX = "/activities"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The activities app; ``config`` (by setting name) overrides the environment, for tests."""
     app = web.create_app("activities", __name__, URL_PREFIX, config)
-    db.init_app(app, app.config["CAPYTALE"]["ACTIVITIES_DATABASE_URL"], models.Base.metadata)
+    db.init_app(app, app.config["CAPYTALE"]["ACTIVITIES_DATABASE_URL"], models.SCHEMA)
     storage.init_app(app)
     kernels.init_app(app)
     presence.init_app(app)

@@ -1,14 +1,17 @@
 """The activities service's tables: activities, their master versions, students' copies.
 
-Only this service reads these tables; they live on their own metadata so that
-``create_all`` never touches another service's tables.
+Only this service reads these tables; they live on their own metadata, made by the
+revisions in ``migrations/versions/`` (a change here comes with a new revision).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from capytale.db import Schema
 
 
 def utcnow() -> datetime:
@@ -78,3 +81,6 @@ class Copy(Base):
     notebook: Mapped[str] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+SCHEMA = Schema("activities", Base.metadata, Path(__file__).with_name("migrations"))

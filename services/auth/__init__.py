@@ -14,7 +14,7 @@ from services.auth import cas, login, models, sessions
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = web.create_app("auth", __name__, "/auth", config)
     settings = app.config["CAPYTALE"]
-    db.init_app(app, settings["AUTH_DATABASE_URL"], models.Base.metadata)
+    db.init_app(app, settings["AUTH_DATABASE_URL"], models.SCHEMA)
     sessions.init_app(app)
     login.init_app(app)
     cas.init_app(app)

@@ -1,10 +1,16 @@
-"""Users as the ENT describes them. Only auth reads these tables."""
+"""Users as the ENT describes them. Only auth reads these tables.
+
+They are made by the revisions in ``migrations/versions/``: a change here comes with a new revision.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from capytale.db import Schema
 
 
 class Base(DeclarativeBase):
@@ -39,3 +45,6 @@ class ServiceTicket(Base):
     expires: Mapped[int] = mapped_column(Integer)  # unix time the session ends anyway
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+SCHEMA = Schema("auth", Base.metadata, Path(__file__).with_name("migrations"))

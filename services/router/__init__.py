@@ -17,7 +17,7 @@ from services.router import models, nodes, views
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = web.create_app("router", __name__, "/s", config)
     settings = app.config["CAPYTALE"]
-    db.init_app(app, settings["ROUTER_DATABASE_URL"], models.Base.metadata)
+    db.init_app(app, settings["ROUTER_DATABASE_URL"], models.SCHEMA)
     nodes.init_app(app)
     views.init_app(app)
     app.register_blueprint(views.bp)

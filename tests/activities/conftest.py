@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
 
 from capytale.messaging import Topology
 from services.activities import create_app, models
@@ -48,6 +49,8 @@ def app(var_dir: Path, database_url: str, app_config: dict) -> Flask:
     yield app
     engine = app.extensions["capytale.db"].kw["bind"]
     models.Base.metadata.drop_all(engine)  # the PostgreSQL database is shared by the session's tests
+    with engine.begin() as connection:  # and the next test's app upgrades it from nothing again
+        connection.execute(text(f"DROP TABLE {models.SCHEMA.version_table}"))
     engine.dispose()
 
 
