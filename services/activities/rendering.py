@@ -2,14 +2,21 @@
 
 Cells keep their order.  Markdown is rendered (CommonMark and tables, by
 markdown-it-py) and the HTML it gives, together with any HTML output
-(``text/html``: a pandas table…), goes through nh3's allow-list sanitizer:
-no ``<script>``, ``<style>``, ``<iframe>``, form, event attribute (``onerror=``)
-or ``javascript:`` URL survives.  Raw cells and code are text, escaped by the
-template; outputs are text (streams, ``text/plain``, error tracebacks without
-their ANSI colour codes) or images, for ``image/png`` and ``image/jpeg`` only and
-only when their data is plain base64.  Other kinds of output are named, not
-shown.  The page's Content-Security-Policy (:mod:`capytale.web`) is the second
-wall: even a sanitizer bug could not run a script there.
+(``text/html``: a pandas table…), goes through nh3's allow-list sanitizer: no
+``<script>``, ``<style>``, ``<iframe>``, form or event attribute (``onerror=``)
+survives.  A link keeps its address only when it is ``http``, ``https`` or
+``mailto``: no ``javascript:``, ``vbscript:`` nor ``data:`` (an HTML page, an SVG
+with scripts), and no relative address either, which from this page could only
+reach the platform's own paths (``/auth/logout``…), never the student's files.
+Images in that HTML lose their source: the page's policy shows none from other
+sites, and one from the platform itself could only be a request made in the
+teacher's name.  Raw cells and code are text, escaped by the template; outputs
+are text (streams, ``text/plain``, error tracebacks without their ANSI colour
+codes) or images, for ``image/png`` and ``image/jpeg`` only and only when their
+data is plain base64: these are the page's only ``data:`` addresses, written by
+the template.  Other kinds of output are named, not shown.  The page's
+Content-Security-Policy (:mod:`capytale.web`) is the second wall: even a
+sanitizer bug could not run a script there.
 """
 from __future__ import annotations
 
@@ -29,14 +36,35 @@ from services.activities.protection import is_protected
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 IMAGE_TYPES = ("image/png", "image/jpeg")
-MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+# nh3's allowed attributes, less an image's source (see the module's docstring) and ``cite`` (an address nh3
+# does not check, which nothing on the page needs)
+ATTRIBUTES = {tag: set(names) - {"cite"} - ({"src"} if tag == "img" else set())
+              for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
 # Links open outside the platform's page and tell the target nothing of where they come from.
 LINK_REL = "noopener noreferrer nofollow"
 
 
+class _Markdown(MarkdownIt):
+    """CommonMark whose links and images name no scheme but those of :data:`URL_SCHEMES`.
+
+    markdown-it's own check lets ``data:image/…`` through; here a link to another
+    scheme is not a link at all and its markdown stays as text.
+    """
+
+    def validateLink(self, url: str) -> bool:  # noqa: N802 - markdown-it's name
+        scheme = SCHEME.match(url.strip())
+        return scheme is None or scheme.group(1).lower() in URL_SCHEMES
+
+
+MARKDOWN = _Markdown("commonmark", {"html": True}).enable("table")
+
+
 def sanitized(html: str) -> Markup:
-    """``html`` with only harmless tags and attributes left (nh3's defaults: no scripts, no handlers)."""
-    return Markup(nh3.clean(html, link_rel=LINK_REL, url_schemes={"http", "https", "mailto", "data"}))
+    """``html`` with only harmless tags, attributes and addresses left (no scripts, no handlers, no ``data:``)."""
+    return Markup(nh3.clean(html, attributes=ATTRIBUTES, link_rel=LINK_REL, url_schemes=set(URL_SCHEMES),
+                            url_relative="deny"))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 from flask import Flask
@@ -60,3 +61,23 @@ def stored(app: Flask, data_root: Path) -> tuple[int, list[str]]:
         count = db.session().scalar(select(func.count()).select_from(models.Activity))
     masters = data_root / "masters"
     return count, sorted(p.name for p in masters.iterdir()) if masters.exists() else []
+
+
+URL_ATTRIBUTES = {"href", "src", "srcset", "cite", "action", "formaction", "poster", "data", "xlink:href"}
+
+
+class _Addresses(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found += [(tag, name, value or "") for name, value in attrs if name in URL_ATTRIBUTES]
+
+
+def addresses(html: str) -> list[tuple[str, str, str]]:
+    """Every (tag, attribute, address) of ``html``, the entities decoded as a browser decodes them."""
+    parser = _Addresses()
+    parser.feed(html)
+    parser.close()
+    return parser.found

@@ -8,6 +8,7 @@ import pytest
 from capytale.errors import PlatformError
 from services.activities.notebooks import check_notebook
 from services.activities.rendering import render_cells, strip_ansi
+from tests.activities.support import addresses
 
 LIMIT = 1 << 20
 
@@ -69,3 +70,33 @@ def test_an_unreadable_notebook_is_a_clear_error():
     with pytest.raises(PlatformError) as refused:
         render_cells('{"nbformat": 4, "nbformat_minor": 2, "cells": "pas une liste"}')
     assert "abîmé" in refused.value.user_message
+
+
+SVG = "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"
+DATA_PAGE = "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="  # <script>alert(1)</script>
+HOSTILE_LINKS = (
+    f'[x]({DATA_PAGE}) ![i](data:image/png;base64,iVBORw0KGgo=) [j](javascript:alert(1)) [v](vbscript:msgbox(1))\n\n'
+    f'<a href="{DATA_PAGE}">a</a> <img src="{SVG}" alt="svg"> <a href="JavaScript:alert(1)">j</a> '
+    '<a href="&#100;ata:text/html,x">e</a> <a href=" data:text/html,x">s</a> <a href="vbscript:msgbox(1)">v</a> '
+    '<a href="file:///etc/passwd">f</a> <a href="/auth/logout">l</a> <img src="/auth/logout"> '
+    '<img src="https://tracker.example/p.png"> <blockquote cite="data:text/html,x">q</blockquote>\n\n'
+    '<a href="https://fr.wikipedia.org/wiki/Python">cours</a> <a href="mailto:prof@example.org">prof</a> '
+    '[cours](https://fr.wikipedia.org/wiki/Python)'
+)
+
+
+def test_only_http_https_and_mailto_addresses_survive_in_markdown_and_html_outputs():
+    """No data:, javascript:, vbscript:, file: nor relative address in any href or src; the platform's PNG stays."""
+    outputs = [{"output_type": "display_data", "metadata": {}, "data": {"text/html": HOSTILE_LINKS}},
+               {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo="}}]
+    cells = render_cells(notebook([
+        {"cell_type": "markdown", "metadata": {}, "source": HOSTILE_LINKS},
+        {"cell_type": "code", "metadata": {}, "source": "", "execution_count": 1, "outputs": outputs},
+    ]).decode())
+    for html in (cells[0].html, cells[1].outputs[0].html):
+        assert {value for _tag, _name, value in addresses(html)} <= {"https://fr.wikipedia.org/wiki/Python",
+                                                                     "mailto:prof@example.org"}
+        assert 'href="https://fr.wikipedia.org/wiki/Python"' in html and 'href="mailto:prof@example.org"' in html
+    assert "[x](data:text/html;base64," in cells[0].html  # a refused markdown link stays as its text
+    assert cells[0].html.count('href="https://fr.wikipedia.org/wiki/Python"') == 2  # HTML and markdown links alike
+    assert cells[1].outputs[1].image == "data:image/png;base64,iVBORw0KGgo="

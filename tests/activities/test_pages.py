@@ -7,7 +7,7 @@ import urllib.parse
 
 from markupsafe import escape
 
-from tests.activities.support import DICE, ensure_copy, stored, upload
+from tests.activities.support import DICE, addresses, ensure_copy, stored, upload
 
 FOLDER = "Dés particuliers ({code})"
 
@@ -112,6 +112,28 @@ def test_a_copy_is_shown_read_only_with_everything_escaped(app, teacher, student
     assert "ZeroDivisionError: division by zero &lt;script&gt;x&lt;/script&gt;" in page
     assert "\x1b" not in page
     assert "sortie non affichée ici : image/svg+xml" in page
+
+
+def test_a_copy_carries_no_data_nor_script_address_but_its_own_images(app, teacher, student, activity, data_root):
+    ensure_copy(app, student, activity["code"])
+    copy = data_root / "users" / student.identity.key / FOLDER.format(code=activity["code"]) / DICE
+    page_payload = "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="
+    svg = "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"
+    hostile = (f'[x]({page_payload})\n\n<a href="{page_payload}">a</a> <img src="{svg}"> '
+               '<a href="javascript:alert(1)">j</a> [j](javascript:alert(1)) ![i](data:image/png;base64,iVBORw0KGgo=)')
+    copy.write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "id": "md", "metadata": {}, "source": hostile},
+        {"cell_type": "code", "id": "code", "execution_count": 1, "metadata": {}, "source": "", "outputs": [
+            {"output_type": "display_data", "metadata": {}, "data": {"text/html": hostile}},
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo="}},
+        ]},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    answer = teacher.client.get(f"/activities/{activity['id']}/copies/{urllib.parse.quote('léa.moreau')}")
+    assert answer.status_code == 200
+    found = addresses(answer.get_data(as_text=True))
+    assert not [value for _tag, _name, value in found if value.strip().lower().startswith(("javascript:", "vbscript:"))]
+    assert [(tag, value) for tag, _name, value in found if "data:" in value.lower()] == [
+        ("img", "data:image/png;base64,iVBORw0KGgo=")]  # the output the platform draws, and nothing else
 
 
 def test_a_real_notebook_copy_is_shown_in_order(app, teacher, student, activity, corpus):
