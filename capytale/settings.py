@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -71,6 +73,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("DATA_ROOT", Path, lambda s: s["VAR_DIR"] / "data", "Workspace storage: masters/ and users/ (shared by activities and the nodes).", ALL),
     Setting("RUN_ROOT", Path, lambda s: s["VAR_DIR"] / "run", "Local folder for the nodes' Unix sockets and server state.", ALL),
     Setting("PUBLIC_URL", str, "http://127.0.0.1:8080", "The platform's public base URL, as browsers see it (share URLs, Origin checks).", ALL),
+    Setting("NOTEBOOK_URL", str, lambda s: s["PUBLIC_URL"], "Base URL of the students' servers (/n/...), on origins apart from the platform's; {key} in its host gives each student an origin of their own (https://{key}.nb.capytale.example: a wildcard DNS name and certificate), so that what a student's code serves reaches nobody else's pages. Production refuses the platform's origin and an URL without {key}.", ALL),
     Setting("AMQP_URL", str, "amqp://guest:guest@127.0.0.1:5672/%2F", "RabbitMQ connection URL.", ALL),
     Setting("AMQP_NAMESPACE", str, "capytale", "Prefix of this platform's RabbitMQ exchange and queues (two platforms may share a broker).", ALL),
     Setting("LOG_LEVEL", str, "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", ALL),
@@ -209,8 +212,40 @@ def _refuse_insecure_defaults(settings: Settings) -> None:
             raise SettingsError(f"{PREFIX}{name} must be set in production (the default is a development key)")
     if settings.get("DEV_LOGIN"):
         raise SettingsError(f"{PREFIX}DEV_LOGIN is refused in production")
+    if "NOTEBOOK_URL" in settings and (KEY not in settings["NOTEBOOK_URL"] or
+                                       origin(settings["NOTEBOOK_URL"]) == origin(settings["PUBLIC_URL"])):
+        raise SettingsError(f"{PREFIX}NOTEBOOK_URL must give each student an origin apart from {PREFIX}PUBLIC_URL "
+                            "in production (e.g. https://{key}.nb.capytale.example): students' servers serve pages "
+                            "their code controls")
     if settings.get("SPAWNER_BACKEND") == "process":
         raise SettingsError(f"{PREFIX}SPAWNER_BACKEND=process is refused in production (it isolates nothing): use docker")
+
+
+KEY = "{key}"  # in NOTEBOOK_URL: the student's user key
+
+
+def notebook_url(template: str, user_key: str) -> str:
+    """The base URL of ``user_key``'s server (``NOTEBOOK_URL`` with its key), no trailing slash."""
+    return template.replace(KEY, user_key).rstrip("/")
+
+
+def is_notebook_origin(template: str, asked: str) -> bool:
+    """Whether ``asked`` (an ``Origin`` header) is one of the students' servers' origins."""
+    if KEY not in template:
+        return asked == origin(template)
+    pattern = re.escape(origin(template.replace(KEY, "key0"))).replace("key0", "[a-z0-9]+")
+    return re.fullmatch(pattern, asked or "") is not None
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, as browsers compare origins (default ports left out)."""
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def catalogue_text() -> str:

@@ -72,6 +72,7 @@ def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[
     app.register_error_handler(Exception, _unexpected_error)
     app.add_url_rule("/_health", "health", lambda: {"status": "ok", "service": service})
     app.jinja_env.globals["public_url"] = settings["PUBLIC_URL"]
+    app.jinja_env.globals["site_url"] = ""  # links of the common layout; absolute on a page shown elsewhere
     revocations.init_app(app)
     return app
 
@@ -97,6 +98,9 @@ def current_identity() -> Identity | None:
     if "identity" not in g:
         from flask import current_app
 
+        if _from_another_site():
+            g.identity = None  # a page elsewhere, a student's server above all, never acts as the person
+            return None
         try:
             g.identity = current_app.extensions["capytale.sessions"].verify(session_token())
         except InvalidToken:
@@ -144,10 +148,26 @@ def wants_json() -> bool:
 
 
 def _allowed_origins() -> set[str]:
-    public = urllib.parse.urlsplit(settings()["PUBLIC_URL"])
-    own = {f"{public.scheme}://{public.netloc}"}
-    own.add(f"{request.scheme}://{request.host}")
-    return own
+    return {settings_module.origin(settings()["PUBLIC_URL"]), f"{request.scheme}://{request.host}"}
+
+
+def _from_another_site() -> bool:
+    """A request another site's page made, not a navigation: it carries no one's credentials here.
+
+    Browsers say so in ``Sec-Fetch-Site``/``Sec-Fetch-Mode``; the students' servers' origin
+    (``NOTEBOOK_URL``), which their code controls, is also recognised by its ``Origin``.
+    Scripts and the services calling each other send neither.
+    """
+    if request.headers.get("Sec-Fetch-Site") in ("same-site", "cross-site") and \
+            request.headers.get("Sec-Fetch-Mode") != "navigate":
+        return True
+    return _is_notebook_origin(request.headers.get("Origin"))
+
+
+def _is_notebook_origin(asked: str | None) -> bool:
+    template = settings()["NOTEBOOK_URL"]
+    return (asked is not None and settings_module.origin(template) != settings_module.origin(settings()["PUBLIC_URL"])
+            and settings_module.is_notebook_origin(template, asked))
 
 
 def _refuse_cross_site() -> None:
@@ -155,7 +175,7 @@ def _refuse_cross_site() -> None:
     if request.method not in UNSAFE_METHODS:
         return
     origin = request.headers.get("Origin")
-    if origin is None or origin in _allowed_origins():
+    if origin is None or (origin in _allowed_origins() and not _is_notebook_origin(origin)):
         return
     raise PlatformError(
         _("Cette action venait d'un autre site : elle a été refusée pour te protéger."),

@@ -28,11 +28,13 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from capytale.stack import students_env
+from capytale.stack import localhost_names, students_env
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
 from services.spawner import procfs
 from tests.e2e.browser import Browser
+
+localhost_names.install()  # students' servers are at <key>.nb.localhost: the loopback, never a DNS question
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "notebooks"
 NOTEBOOK = "Calcul d'une paire de dés un peu particuliers.ipynb"
@@ -219,7 +221,7 @@ def platform_with_activity(backend: Backend, name: str):
     try:
         local.wait_nodes_routed()
         time.sleep(2)  # every node's first heartbeat
-        teacher = Browser(local.url).login(f"prof.{name}", "teacher")
+        teacher = Browser.on(local).login(f"prof.{name}", "teacher")
         created = teacher.upload(CORPUS / NOTEBOOK, "Banc d'essai")
         created.raise_for_status()
         yield local, urllib.parse.urlsplit(created.json()["share_url"]).path
@@ -231,7 +233,7 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
     with platform_with_activity(backend, "bench") as (local, share):
 
         print(f"cold and warm: {students} students one after the other…", flush=True)
-        browsers = [Browser(local.url).login(f"eleve.seq{i}", "student") for i in range(students)]
+        browsers = [Browser.on(local).login(f"eleve.seq{i}", "student") for i in range(students)]
         cold = [time_to_notebook(b, share)[0] for b in browsers]
         warm = [time_to_notebook(b, share)[0] for b in browsers]
 
@@ -242,7 +244,7 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
         print(f"cold click → first cell result: {students} more students one after the other…", flush=True)
         kernels, first_cell, imports = [], [], []
         for i in range(students):
-            first, imported, kernel = time_to_first_cell(Browser(local.url).login(f"eleve.cellule{i}", "student"),
+            first, imported, kernel = time_to_first_cell(Browser.on(local).login(f"eleve.cellule{i}", "student"),
                                                          share)
             first_cell.append(first)
             imports.append(imported)
@@ -254,7 +256,7 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
                 kernel.__exit__(None, None, None)
 
         print(f"a class of {class_size} arriving within one second…", flush=True)
-        arrivals = [Browser(local.url).login(f"eleve.classe{i}", "student") for i in range(class_size)]
+        arrivals = [Browser.on(local).login(f"eleve.classe{i}", "student") for i in range(class_size)]
         outcomes: list[tuple[float, int] | str] = [""] * class_size
         start = time.perf_counter()
 

@@ -29,7 +29,7 @@ def run(students: int, minutes: float, max_requests: int, backend: Backend) -> d
     saves: list[float] = []
     lock = threading.Lock()
     with platform_with_activity(backend, "load") as (local, share):
-        pupils = [Browser(local.url).login(f"eleve.charge{i}", "student") for i in range(students)]
+        pupils = [Browser.on(local).login(f"eleve.charge{i}", "student") for i in range(students)]
         print(f"{students} students open the link…", flush=True)
         links = [pupil.open_share(share, timeout=300) for pupil in pupils]
         deadline = time.monotonic() + minutes * 60

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from capytale.stack import localhost_names
 from capytale.tokens import Identity, SessionSigner, ensure_development_keys, load_private_key
+
+localhost_names.install()  # students' servers are at <key>.nb.localhost: the loopback, never a DNS question
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "notebooks"
 

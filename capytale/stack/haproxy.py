@@ -1,14 +1,44 @@
 """HAProxy's configuration, generated from the services' and the nodes' addresses.
 
-One public port; ``/auth/``, ``/activities/``, ``/s/`` and ``/n/<k>/`` each go to
-their backend; every backend server is health-checked (``/_health`` for the
-services, CHP's ``/_chp_healthz`` for the nodes); websockets pass through.
+``/auth/``, ``/activities/``, ``/s/`` and ``/n/<k>/`` each go to their backend; every
+backend server is health-checked (``/_health`` for the services, CHP's
+``/_chp_healthz`` for the nodes); websockets pass through.
+
+With an origin of its own for the students' servers (:class:`NotebookOrigin`), HAProxy
+tells the two apart by the ``Host`` a browser sends: ``/n/…`` is served on that origin
+only, everything else on the platform's only, and each sends a browser that asked the
+wrong one to the other, path kept.
 """
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 
 Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class NotebookOrigin:
+    """Where the students' servers are served: origins apart from the platform's.
+
+    ``per_student``: each student's server has a host of its own, ``<user key><suffix>``
+    (``hosts`` are then the suffixes), and a path of another student's server is refused there.
+    """
+
+    hosts: tuple[str, ...]  # the Host headers browsers send for it ("nb.example", "nb.example:443"), or suffixes
+    per_student: bool
+    public_url: str  # the platform's, where this origin asked for anything but /n/… is sent
+
+    @classmethod
+    def of(cls, template: str, public_url: str) -> "NotebookOrigin":
+        """From ``NOTEBOOK_URL`` (``{key}`` in its host: one origin per student)."""
+        per_student = template.startswith(("http://{key}.", "https://{key}."))
+        parts = urllib.parse.urlsplit(template.replace("{key}", "key0"))
+        default = {"http": 80, "https": 443}[parts.scheme]
+        host = parts.hostname.removeprefix("key0") if per_student else parts.hostname
+        port = parts.port or default
+        hosts = (f"{host}:{port}",) + ((host,) if port == default else ())
+        return cls(hosts, per_student, public_url.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -16,14 +46,18 @@ class Layout:
     bind: Address
     services: dict[str, list[Address]]  # auth, activities, router -> instances
     nodes: dict[int, Address]  # node number -> its CHP's public address
+    notebooks: NotebookOrigin | None = None  # None: /n/… on the platform's origin (development only)
 
 
 def compose_layout(nodes: int) -> Layout:
-    """The production shape of ``compose/``: one container a service, one CHP a node."""
+    """The production shape of ``compose/``: one container a service, one CHP a node, and the
+    students' servers on hosts ``<user key>${NOTEBOOK_HOST_SUFFIX}`` (HAProxy reads it from its environment)."""
     return Layout(
         bind=("*", 80),
         services={"auth": [("auth", 8000)], "activities": [("activities", 8000)], "router": [("router", 8000)]},
         nodes={k: (f"chp{k}", 8000) for k in range(1, nodes + 1)},
+        notebooks=NotebookOrigin(hosts=('"${NOTEBOOK_HOST_SUFFIX}"',), per_student=True,
+                                 public_url='"${CAPYTALE_PUBLIC_URL}"'),
     )
 
 
@@ -55,10 +89,29 @@ def render(layout: Layout, access_log: bool = False) -> str:
     ]
     if access_log:
         lines.append("    option httplog")
+    notebooks, node_rule = layout.notebooks, ""
+    if notebooks:
+        node_rule = " notebook_origin"
+        match = "hdr_end(host)" if notebooks.per_student else "hdr(host)"
+        lines += [
+            f"    acl notebook_origin {match} -i {' '.join(notebooks.hosts)}",
+            "    acl notebook_path path_beg /n/",
+            "    # students' servers on their origins only; the platform on its own only",
+            "    http-request deny deny_status 404 if notebook_path !notebook_origin",
+            f"    http-request redirect prefix {notebooks.public_url} code 302 if notebook_origin !notebook_path",
+        ]
+        if notebooks.per_student:
+            lines += [
+                "    # a student's host serves that student's server only: /n/<k>/u/<the host's key>/",
+                "    http-request set-var(txn.host_key) req.hdr(host),field(1,.),lower if notebook_origin",
+                "    http-request set-var(txn.path_key) path,field(5,/) if notebook_origin",
+                "    acl own_server var(txn.path_key),strcmp(txn.host_key) eq 0",
+                "    http-request deny deny_status 404 if notebook_origin !own_server",
+            ]
     for backend, prefix in ROUTES:
         lines.append(f"    use_backend {backend} if {{ path_beg {prefix} }}")
     for node in sorted(layout.nodes):
-        lines.append(f"    use_backend node{node} if {{ path_beg /n/{node}/ }}")
+        lines.append(f"    use_backend node{node} if{node_rule} {{ path_beg /n/{node}/ }}")
     lines += ["    default_backend activities", ""]
 
     for backend, _prefix in ROUTES:

@@ -1,7 +1,10 @@
 """The whole platform on one machine: what ``make run``, the tests and the benchmark start.
 
 Order: keys, then auth, activities and router (gunicorn), then each node (its CHP
-and its spawner), then HAProxy in front. Everything listens on 127.0.0.1.
+and its spawner), then HAProxy in front. Everything listens on 127.0.0.1. Browsers
+reach the platform at ``http://127.0.0.1:<port>`` and each student's server at
+``http://<user key>.nb.localhost:<port>``: names under ``localhost`` are the loopback
+(browsers resolve them so themselves), and each is an origin, and a site, apart.
 ``stop()`` stops every process it started, by pid, and any student server the
 spawners left behind (their pids are in the run root's state files).
 """
@@ -21,7 +24,7 @@ from typing import TextIO
 import requests
 
 from capytale.messaging import Topology, delete_topology
-from capytale.settings import load
+from capytale.settings import load, notebook_url, origin
 from capytale.stack import haproxy
 from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
@@ -58,6 +61,7 @@ class LocalPlatform:
         self.var_dir = config.var_dir.resolve()
         self.supervisor = Supervisor(config.log_dir, terminal)
         self.url = f"http://127.0.0.1:{config.http_port}"
+        self.notebook_url = config.env.get("CAPYTALE_NOTEBOOK_URL") or f"http://{{key}}.nb.localhost:{config.http_port}"
         self._ports = iter(range(config.base_port, config.base_port + 100)) if config.base_port else None
         self.chp_tokens: dict[int, str] = {}
         self.chp_api: dict[int, str] = {}
@@ -73,6 +77,7 @@ class LocalPlatform:
         env.update({
             "CAPYTALE_VAR_DIR": str(self.var_dir),
             "CAPYTALE_PUBLIC_URL": self.url,
+            "CAPYTALE_NOTEBOOK_URL": self.notebook_url,
             "CAPYTALE_NODES": str(self.config.nodes),
             "PYTHONUNBUFFERED": "1",
         })
@@ -160,6 +165,8 @@ class LocalPlatform:
             bind=("127.0.0.1", self.config.http_port),
             services={name: [("127.0.0.1", port)] for name, port in self.service_ports.items()},
             nodes={node: ("127.0.0.1", port) for node, port in self.node_ports.items()},
+            notebooks=(haproxy.NotebookOrigin.of(self.notebook_url, self.url)
+                       if origin(self.notebook_url) != origin(self.url) else None),
         )
         config_path = self.var_dir / "haproxy.cfg"
         config_path.write_text(haproxy.render(layout, access_log=self.config.access_log))
@@ -208,7 +215,8 @@ class LocalPlatform:
         """Wait until HAProxy reaches every node's CHP."""
         deadline = time.monotonic() + timeout
         for node in self.node_ports:
-            while requests.get(f"{self.url}/n/{node}/", timeout=2).status_code == 503:
+            probe = f"{notebook_url(self.notebook_url, 'probe')}/n/{node}/u/probe/"
+            while requests.get(probe, timeout=2).status_code == 503:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"node {node} not reachable through HAProxy")
                 time.sleep(0.2)

@@ -13,6 +13,7 @@ from capytale import i18n, web
 from capytale.errors import PlatformError
 from capytale.http import ServiceSession
 from capytale.messaging import Envelope, MessagingUnavailable, RpcTimeout
+from capytale.settings import notebook_url
 from capytale.tokens import GrantSigner, Identity, load_private_key
 from services.router import nodes
 
@@ -59,8 +60,7 @@ def open_share(code: str):
     except RpcTimeout:
         return waiting_page(f"/s/{urllib.parse.quote(code)}", attempt, copy["activity"]["title"])
     path = urllib.parse.quote(copy["copy"]["path"])
-    grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
-    return redirect(f"{reply['prefix']}notebooks/{path}?grant={grant}")
+    return redirect_to_server(reply, identity, f"notebooks/{path}")
 
 
 SPACE_PATH = "/s/_espace"
@@ -82,8 +82,13 @@ def teacher_space():
         reply = ensure_server(node, identity)
     except RpcTimeout:
         return waiting_page(SPACE_PATH, request.args.get("attempt", default=0, type=int), _("Mon espace Jupyter"))
+    return redirect_to_server(reply, identity, "lab")
+
+
+def redirect_to_server(reply: dict, identity: Identity, page: str):
+    """To ``page`` of the server ``reply`` names, on the students' servers' origin, with a grant for it."""
     grant = current_app.extensions["capytale.grants"].issue(identity.key, reply["instance"], identity)
-    return redirect(f"{reply['prefix']}lab?grant={grant}")
+    return redirect(f"{notebook_url(web.settings()['NOTEBOOK_URL'], identity.key)}{reply['prefix']}{page}?grant={grant}")
 
 
 PROXY_STATUSES = frozenset({404, 502, 503, 504})  # what a node's CHP asks this page for
@@ -96,7 +101,9 @@ def proxy_error(status: int):
     code = SHARE_CODE_IN_PATH.search(url)
     reopen = f"/s/{code.group(1)}" if code else (SPACE_PATH if LAB_IN_PATH.search(url) else None)
     status = status if status in PROXY_STATUSES else 404  # the URL says it, so it must be one CHP sends
-    return render_template("router/server_gone.html", reopen=reopen, status=status), status
+    site = web.settings()["PUBLIC_URL"].rstrip("/")  # the page is shown on the students' servers' origin
+    return render_template("router/server_gone.html", reopen=reopen and site + reopen, status=status,
+                           site_url=site), status
 
 
 def ensure_copy(code: str) -> dict:

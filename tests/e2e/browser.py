@@ -15,9 +15,14 @@ from dataclasses import dataclass
 import requests
 import websocket
 
+from capytale.settings import notebook_url
+
 # where the router sends a person: a notebook of their server, or JupyterLab (a teacher's space)
-NOTEBOOK_URL = re.compile(r"^(?P<prefix>/n/(?P<node>\d+)/u/(?P<key>[a-z0-9]+)/)(?:notebooks/(?P<path>[^?]+)|lab)"
+NOTEBOOK_URL = re.compile(r"^(?P<origin>https?://[^/]+)?(?P<prefix>/n/(?P<node>\d+)/u/(?P<key>[a-z0-9]+)/)(?:notebooks/(?P<path>[^?]+)|lab)"
                           r"\?grant=(?P<grant>.+)$")
+
+
+SERVER_PATH = re.compile(r"^/n/\d+/u/(?P<key>[a-z0-9]+)/")
 
 
 class KernelDied(Exception):
@@ -28,7 +33,7 @@ class KernelDied(Exception):
 class NotebookLink:
     """Where /s/<code> sent a student."""
 
-    location: str
+    location: str  # path and query, on the students' servers' origin
     prefix: str
     node: int
     key: str
@@ -38,13 +43,29 @@ class NotebookLink:
 
 
 class Browser:
-    def __init__(self, base_url: str, name: str = ""):
+    """``base_url``: the platform's; ``notebook_url``: the students' servers' (``NOTEBOOK_URL``, with
+    ``{key}``), where each ``/n/<k>/u/<key>/…`` path goes."""
+
+    def __init__(self, base_url: str, name: str = "", notebook_url: str | None = None):
         self.base_url = base_url.rstrip("/")
+        self.notebook_url = notebook_url or self.base_url
         self.name = name
         self.http = requests.Session()
 
+    @classmethod
+    def on(cls, platform, name: str = "") -> "Browser":
+        """A browser of ``platform`` (a :class:`~capytale.stack.platform.LocalPlatform`)."""
+        return cls(platform.url, name, platform.notebook_url)
+
     def url(self, path: str) -> str:
-        return self.base_url + path
+        if path.startswith(("http://", "https://")):
+            return path
+        server = SERVER_PATH.match(path)
+        return (notebook_url(self.notebook_url, server["key"]) if server else self.base_url) + path
+
+    def server_url(self, link: "NotebookLink") -> str:
+        """The base URL of the server ``link`` names (its origin)."""
+        return notebook_url(self.notebook_url, link.key)
 
     # --- platform -------------------------------------------------------------------------
 
@@ -70,7 +91,8 @@ class Browser:
                 location = answer.headers["Location"]
                 match = NOTEBOOK_URL.match(location)
                 assert match, f"unexpected redirect to {location}"
-                return NotebookLink(location=location, prefix=match["prefix"], node=int(match["node"]),
+                assert (match["origin"] or self.base_url) == notebook_url(self.notebook_url, match["key"]), location
+                return NotebookLink(location=location[len(match["origin"] or ""):], prefix=match["prefix"], node=int(match["node"]),
                                     key=match["key"], path=urllib.parse.unquote(match["path"] or ""),
                                     grant=match["grant"], waits=waits)
             assert answer.status_code == 200 and "se prépare" in answer.text, (
@@ -92,9 +114,14 @@ class Browser:
         query = "?type=file&format=text&content=1" if raw else "?content=1"
         return self.http.get(self.url(f"{link.prefix}api/contents/{urllib.parse.quote(path)}{query}"), timeout=30)
 
+    def _server_cookies(self, link: NotebookLink) -> list:
+        host = urllib.parse.urlsplit(self.server_url(link)).hostname
+        return [c for c in self.http.cookies if c.domain.lstrip(".") == host
+                and (link.prefix.startswith(c.path.rstrip("/") + "/") or c.path == "/")]
+
     def _xsrf(self, link: NotebookLink) -> dict:
-        token = self.http.cookies.get("_xsrf", path=link.prefix.rstrip("/")) or self.http.cookies.get("_xsrf") or ""
-        return {"X-XSRFToken": token}
+        found = [c for c in self._server_cookies(link) if c.name == "_xsrf"]
+        return {"X-XSRFToken": max(found, key=lambda c: len(c.path)).value if found else ""}
 
     def save(self, link: NotebookLink, notebook: dict) -> requests.Response:
         body = {"type": "notebook", "format": "json", "content": notebook}
@@ -122,9 +149,8 @@ class Browser:
         assert answer.status_code == 201, f"{answer.status_code}: {answer.text[:300]}"
         kernel_id = answer.json()["id"] if notebook_path is None else answer.json()["kernel"]["id"]
         ws_url = self.url(f"{link.prefix}api/kernels/{kernel_id}/channels").replace("http://", "ws://", 1)
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies
-                           if link.prefix.startswith(c.path.rstrip("/") + "/") or c.path == "/")
-        conn = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], origin=self.base_url,
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self._server_cookies(link))
+        conn = websocket.create_connection(ws_url, header=[f"Cookie: {cookie}"], origin=self.server_url(link),
                                            timeout=timeout)
         # the page's ■ button; and closing the notebook's kernel, as its page does (a test leaves none behind)
         interrupt = functools.partial(self.http.post, self.url(f"{link.prefix}api/kernels/{kernel_id}/interrupt"),

@@ -69,18 +69,18 @@ def unique(name: str) -> str:
 @pytest.fixture
 def browser(platform):
     """A fresh browser (no cookie) on the platform."""
-    return lambda: Browser(platform.url)
+    return lambda: Browser.on(platform)
 
 
 @pytest.fixture
 def teacher(platform):
-    return Browser(platform.url).login(unique("prof.martin"), "teacher")
+    return Browser.on(platform).login(unique("prof.martin"), "teacher")
 
 
 @pytest.fixture
 def student(platform):
     """A factory of logged-in students with unique names."""
-    return lambda name="eleve": Browser(platform.url).login(unique(name), "student")
+    return lambda name="eleve": Browser.on(platform).login(unique(name), "student")
 
 
 @pytest.fixture

@@ -55,14 +55,14 @@ def through_cas(browser: Browser, start_path: str, username: str):
 
 
 def test_teacher_and_student_arrive_from_the_ent(ent_platform, cas, corpus):
-    teacher = Browser(ent_platform.url)
+    teacher = Browser.on(ent_platform)
     page, _ = through_cas(teacher, "/activities/", "prof.martin")
     assert page.status_code == 200 and "Mes activités" in html.unescape(page.text)
     created = teacher.upload(corpus / "python-notions.ipynb", "Notions de Python")
     assert created.status_code == 201, created.text
     share = urllib.parse.urlsplit(created.json()["share_url"]).path
 
-    student = Browser(ent_platform.url)
+    student = Browser.on(ent_platform)
     answer, notebook_url = through_cas(student, share, "eleve.nguyễn")
     while answer.status_code == 200 and "Ton carnet se prépare" in answer.text:  # the waiting page, if shown
         answer, notebook_url = through_cas(student, share, "eleve.nguyễn")
@@ -75,7 +75,7 @@ def test_teacher_and_student_arrive_from_the_ent(ent_platform, cas, corpus):
 
 
 def test_a_student_on_a_teacher_page_is_told_why(ent_platform):
-    student = Browser(ent_platform.url)
+    student = Browser.on(ent_platform)
     page, _ = through_cas(student, "/activities/", "eleve.dupont")
     assert page.status_code == 403
     assert "réservée aux enseignants" in html.unescape(page.text)

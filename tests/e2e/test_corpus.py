@@ -48,12 +48,12 @@ def sample_line(notebook) -> str:
 
 @pytest.fixture(scope="module")
 def corpus_teacher(platform):
-    return Browser(platform.url).login("prof.corpus", "teacher")
+    return Browser.on(platform).login("prof.corpus", "teacher")
 
 
 @pytest.fixture(scope="module")
 def corpus_student(platform):
-    return Browser(platform.url).login("eleve.corpus", "student")
+    return Browser.on(platform).login("eleve.corpus", "student")
 
 
 @pytest.mark.parametrize("name", corpus_names())

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
 
-from capytale.settings import CATALOGUE, load
+from capytale.settings import CATALOGUE, load, origin
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
 NODES = range(1, 5)
@@ -28,6 +29,21 @@ def test_the_production_shape_is_all_there(services):
     assert set(services) == expected
 
 
+def interpolated(value) -> str:
+    """What compose makes of ``${VAR:-default}`` with VAR unset (``x`` for a required ``${VAR:?}``)."""
+    return re.sub(r"\$\{[A-Z_]+(?::-([^}]*))?[^}]*\}", lambda m: m.group(1) if m.group(1) is not None else "x",
+                  str(value))
+
+
+def test_students_servers_have_an_origin_of_their_own(services):
+    platform = services["auth"]["environment"]
+    proxy = services["haproxy"]["environment"]
+    students = interpolated(platform["CAPYTALE_NOTEBOOK_URL"])
+    assert origin(students) != origin(interpolated(platform["CAPYTALE_PUBLIC_URL"])) and "{key}." in students
+    assert proxy["CAPYTALE_PUBLIC_URL"] == platform["CAPYTALE_PUBLIC_URL"]
+    assert urllib.parse.urlsplit(students).hostname == "{key}" + interpolated(proxy["NOTEBOOK_HOST_SUFFIX"])
+
+
 @pytest.mark.parametrize("k", NODES)
 def test_each_node_runs_students_in_containers_beside_its_proxy(services, k):
     spawner, chp = services[f"spawner{k}"], services[f"chp{k}"]
@@ -42,7 +58,7 @@ def test_each_node_runs_students_in_containers_beside_its_proxy(services, k):
         assert mounts[env[setting]] == env[setting]
     assert binds(chp)[env["CAPYTALE_RUN_ROOT"]] == env["CAPYTALE_RUN_ROOT"], "CHP reaches the sockets"
     assert binds(services["activities"])[env["CAPYTALE_DATA_ROOT"]] == env["CAPYTALE_DATA_ROOT"]
-    settings = load("spawner", environ={name: "x" if "${" in str(value) else str(value) for name, value in env.items()
+    settings = load("spawner", environ={name: interpolated(value) for name, value in env.items()
                                         if name.startswith("CAPYTALE_") and name != "CAPYTALE_AMQP_URL"})
     assert settings["SPAWNER_BACKEND"] == "docker"
 

@@ -23,3 +23,27 @@ def test_the_compose_configuration_is_the_generated_one():
     committed = (Path(__file__).resolve().parents[2] / "compose" / "haproxy.cfg").read_text()
     assert committed.strip() == render(compose_layout(4)).strip(), (
         "compose/haproxy.cfg is stale: python -m capytale.stack haproxy-config > compose/haproxy.cfg")
+
+
+def test_students_servers_are_served_on_their_own_hosts_only(tmp_path):
+    import shutil
+    import subprocess
+
+    from capytale.stack.haproxy import NotebookOrigin
+
+    origin = NotebookOrigin.of("http://{key}.nb.localhost:8080", "http://127.0.0.1:8080/")
+    assert origin.per_student and origin.hosts == (".nb.localhost:8080",)
+    assert NotebookOrigin.of("https://{key}.nb.example", "https://example").hosts == (".nb.example:443", ".nb.example")
+    layout = Layout(bind=("127.0.0.1", 8080), services={name: [("127.0.0.1", 1)] for name in ("auth", "activities", "router")},
+                    nodes={1: ("127.0.0.1", 11)}, notebooks=origin)
+    text = render(layout)
+    assert "acl notebook_origin hdr_end(host) -i .nb.localhost:8080" in text
+    assert "http-request deny deny_status 404 if notebook_path !notebook_origin" in text
+    assert "http-request redirect prefix http://127.0.0.1:8080 code 302 if notebook_origin !notebook_path" in text
+    assert "http-request deny deny_status 404 if notebook_origin !own_server" in text
+    assert "use_backend node1 if notebook_origin { path_beg /n/1/ }" in text
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    checked = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from capytale.settings import SettingsError, load
+from capytale.settings import notebook_url, origin, SettingsError, load
 
 
 def test_defaults_derive_from_var_dir():
@@ -30,9 +30,30 @@ def test_production_refuses_development_keys_and_login():
         load("auth", environ={"CAPYTALE_PRODUCTION": "true"})
     explicit = {f"CAPYTALE_{n}": "/etc/capytale/x" for n in
                 ("SESSION_PRIVATE_KEY", "SESSION_PUBLIC_KEY", "USER_KEY_SECRET_FILE")}
+    explicit["CAPYTALE_NOTEBOOK_URL"] = "https://{key}.nb.capytale.example"
     with pytest.raises(SettingsError, match="DEV_LOGIN is refused in production"):
         load("auth", environ={"CAPYTALE_PRODUCTION": "true", "CAPYTALE_DEV_LOGIN": "1", **explicit})
     assert load("auth", environ={"CAPYTALE_PRODUCTION": "true", **explicit})["PRODUCTION"] is True
+
+
+@pytest.mark.parametrize("asked", [None, "https://capytale.example/", "https://capytale.example:443/n/",
+                                          "https://nb.capytale.example"])
+def test_production_refuses_students_servers_on_the_platforms_origin(asked):
+    environ = {"CAPYTALE_PRODUCTION": "true", "CAPYTALE_PUBLIC_URL": "https://capytale.example",
+               "CAPYTALE_SESSION_PUBLIC_KEY": "/etc/capytale/session.pub"}
+    if asked:
+        environ["CAPYTALE_NOTEBOOK_URL"] = asked
+    with pytest.raises(SettingsError, match="NOTEBOOK_URL must give each student an origin apart"):
+        load("activities", environ=environ)
+    environ["CAPYTALE_NOTEBOOK_URL"] = "https://{key}.nb.capytale.example"
+    assert load("activities", environ=environ)["NOTEBOOK_URL"] == "https://{key}.nb.capytale.example"
+    assert notebook_url("https://{key}.nb.capytale.example/", "k2x") == "https://k2x.nb.capytale.example"
+
+
+def test_origins_compare_as_browsers_do():
+    assert origin("https://Capytale.example:443/s/x?y") == "https://capytale.example"
+    assert origin("http://127.0.0.2:8080/") == "http://127.0.0.2:8080"
+    assert origin("http://[::1]:80/") == "http://[::1]"
 
 
 def test_overrides_win_over_the_environment():
