@@ -3,75 +3,99 @@
 The worker takes at most ``concurrency`` messages at a time (``prefetch``),
 runs each in a thread of its pool, and only once the handler has acted does it
 send the reply (when the message asked for one) and acknowledge — back on the
-connection's own thread through ``add_callback_threadsafe``.  A burst is
-queued in RabbitMQ, not dropped; a message whose worker died is delivered
-again, so handlers are idempotent.  The worker reconnects after the broker
-restarts.
+connection's own thread through ``add_callback_threadsafe``.  The connection's
+thread thus only ever hands messages over and sends answers: however long a
+handler takes (a server start), it keeps answering the broker's heartbeats.
+A burst is queued in RabbitMQ, not dropped; a message whose worker died, or
+whose channel closed before its answer, is delivered again, so handlers are
+idempotent.  The connection is kept by
+:func:`capytale.messaging.reconnect.keep_connected`: after a channel error or
+a deleted queue the worker reopens its channel and declares its queue again;
+after the broker goes away, it reconnects.
 """
 from __future__ import annotations
 
 import functools
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import pika
 import pika.exceptions
 
-from capytale.messaging.bus import backoff_delays, connection_parameters, declare_topology
+from capytale.messaging.bus import declare_topology
 from capytale.messaging.envelope import BadMessage, Envelope, Topology
+from capytale.messaging.reconnect import HEARTBEAT, Link, closed_reason, connection_parameters, keep_connected
 
 log = logging.getLogger("capytale.messaging")
 
 Handler = Callable[[Envelope], dict]
 
 
-class Worker:
-    def __init__(self, url: str, queue: str, handler: Handler, concurrency: int, name: str, topology: Topology):
+class Worker(Link):
+    def __init__(self, url: str, queue: str, handler: Handler, concurrency: int, name: str, topology: Topology,
+                 heartbeat: int = HEARTBEAT):
         self.url = url
         self.topology = topology
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
         self.name = name
+        self.heartbeat = heartbeat
         self.consuming = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._channel = None
+        self._cancelled: str | None = None
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set; reconnects on connection errors."""
-        delays = backoff_delays()
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"{self.name}-work") as pool:
-            while not stop.is_set():
-                connection = None
-                try:
-                    connection = pika.BlockingConnection(connection_parameters(self.url, self.name, self.topology))
-                    channel = connection.channel()
-                    declare_topology(channel, self.topology)
-                    channel.queue_declare(self.queue, durable=True)
-                    channel.basic_qos(prefetch_count=self.concurrency)
-                    on_message = functools.partial(self._on_message, connection, pool)
-                    channel.basic_consume(self.queue, on_message)
-                    self.consuming.set()
-                    delays = backoff_delays()
-                    log.info("%s: consuming %s (at most %d at once)", self.name, self.queue, self.concurrency)
-                    while not stop.is_set():
-                        connection.process_data_events(time_limit=0.25)
-                except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
-                        pika.exceptions.ConnectionClosed, OSError) as exc:
-                    log.warning("%s: RabbitMQ connection lost (%s); reconnecting", self.name, exc or type(exc).__name__)
-                finally:
-                    self.consuming.clear()
-                    if connection is not None and connection.is_open:
-                        try:
-                            connection.close()
-                        except (pika.exceptions.AMQPError, OSError):
-                            pass
-                if not stop.is_set():
-                    time.sleep(next(delays))
+        """Consume until ``stop`` is set, through channel errors and lost connections.
 
-    def _on_message(self, connection, pool, channel, method, properties, body) -> None:
-        pool.submit(self._work, connection, channel, method.delivery_tag, properties, body)
+        On the way out it waits for the handlers at work; their answers are not
+        sent (the connection is closed), so their messages are delivered again.
+        """
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"{self.name}-work") as pool:
+            self._pool = pool
+            keep_connected(self, stop)
+
+    # --- what the connection's thread runs (Link) -----------------------------------------
+
+    def parameters(self) -> pika.ConnectionParameters:
+        return connection_parameters(self.url, self.name, self.topology, self.heartbeat)
+
+    def open(self, connection: pika.BlockingConnection) -> None:
+        channel = connection.channel()
+        self._channel, self._cancelled = channel, None
+        declare_topology(channel, self.topology)
+        channel.queue_declare(self.queue, durable=True)
+        channel.basic_qos(prefetch_count=self.concurrency)
+        channel.add_on_cancel_callback(self._on_cancelled)
+        channel.basic_consume(self.queue, functools.partial(self._on_message, connection))
+        self.consuming.set()
+        log.info("%s: consuming %s (at most %d at once)", self.name, self.queue, self.concurrency)
+
+    def trouble(self) -> str | None:
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return closed_reason(channel)
+        return self._cancelled
+
+    def down(self, reason: str) -> None:
+        self.consuming.clear()
+        channel, self._channel = self._channel, None
+        if channel is not None and channel.is_open:
+            try:
+                channel.close()  # its unacknowledged messages go back to the queue
+            except (pika.exceptions.AMQPError, OSError):
+                pass
+
+    def _on_cancelled(self, _frame) -> None:
+        self._cancelled = f"the broker cancelled the consumer of {self.queue} (queue deleted?)"
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def _on_message(self, connection, channel, method, properties, body) -> None:
+        self._pool.submit(self._work, connection, channel, method.delivery_tag, properties, body)
 
     def _work(self, connection, channel, delivery_tag, properties, body) -> None:
         try:

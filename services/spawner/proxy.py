@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from capytale.messaging.bus import backoff_delays
+from capytale.messaging.reconnect import backoff_delays
 
 log = logging.getLogger("capytale.spawner.proxy")
 
