@@ -43,11 +43,21 @@ STATUS_MESSAGES = {
 # Pages run no script but the platform's own files, load nothing from elsewhere, and cannot be framed:
 # a notebook's HTML shown to a teacher (sanitized already) could not run anything even if it slipped through.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+                           "object-src 'none'; base-uri 'none'; form-action 'self'{notebooks}; "
+                           "frame-ancestors 'none'")
+
+
+def content_security_policy(notebook_url: str) -> str:
+    """The pages' policy; a form may lead to the students' servers too (a login whose next step opens
+    a notebook: form-action applies to every redirect the form's answer makes)."""
+    notebooks = settings_module.origin(notebook_url.replace(settings_module.KEY, "*"))
+    return CONTENT_SECURITY_POLICY.format(notebooks=f" {notebooks}")
 
 
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    from flask import current_app
+
+    response.headers.setdefault("Content-Security-Policy", current_app.config["CAPYTALE_CSP"])
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
@@ -61,6 +71,7 @@ def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[
     app.url_map.converters["id"] = DatabaseId
     app.config["CAPYTALE"] = settings
     app.config["URL_PREFIX"] = url_prefix
+    app.config["CAPYTALE_CSP"] = content_security_policy(settings["NOTEBOOK_URL"])
     app.config["MAX_CONTENT_LENGTH"] = settings.get("MAX_UPLOAD_MB", 16) * 1024 * 1024
     app.extensions["capytale.sessions"] = SessionVerifier(load_public_key(settings["SESSION_PUBLIC_KEY"]))
     app.register_blueprint(common, url_prefix=f"{url_prefix}/_common")

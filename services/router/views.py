@@ -5,7 +5,7 @@ import logging
 import re
 import urllib.parse
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 import requests
 
@@ -21,6 +21,7 @@ bp = Blueprint("router", __name__, url_prefix="/s", template_folder="templates")
 log = logging.getLogger("capytale.router")
 
 SHARE_CODE_IN_PATH = re.compile(r"/notebooks/[^/]* \(([a-z0-9]{4,16})\)/")  # the copy's folder ends with its code
+API_IN_PATH = re.compile(r"^/n/\d+/u/[a-z0-9]+/(lab/)?api/")  # a call of Jupyter's page, not a page
 LAB_IN_PATH = re.compile(r"^/n/\d+/u/[a-z0-9]+/lab(/|$|\?)")  # a teacher's space
 SHARE_CODE = re.compile(r"[A-Za-z0-9]{4,16}")
 RETRY_SECONDS = 2
@@ -101,6 +102,10 @@ def proxy_error(status: int):
     code = SHARE_CODE_IN_PATH.search(url)
     reopen = f"/s/{code.group(1)}" if code else (SPACE_PATH if LAB_IN_PATH.search(url) else None)
     status = status if status in PROXY_STATUSES else 404  # the URL says it, so it must be one CHP sends
+    if API_IN_PATH.search(url):  # the open notebook page's call: Jupyter shows "message", keeps the edits, tries again
+        return jsonify({"message": _("Ton serveur Jupyter ne répond pas pour l'instant : tes modifications restent dans "
+                                     "la page et seront enregistrées quand il sera revenu."),
+                        "reason": "server_gone"}), status
     site = web.settings()["PUBLIC_URL"].rstrip("/")  # the page is shown on the students' servers' origin
     return render_template("router/server_gone.html", reopen=reopen and site + reopen, status=status,
                            site_url=site), status

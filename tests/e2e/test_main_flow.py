@@ -69,6 +69,9 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     gone = alice.enter(link_a)
     assert gone.status_code == 404 and "plus actif" in html.unescape(gone.text)
     assert f'href="{platform.url}{share_path(activity)}"' in gone.text  # "Rouvrir mon carnet", on the platform
+    # the open page's save meanwhile gets what Jupyter shows in its own words, the edits kept in the page
+    unsaved = alice.save(link_a, notebook)
+    assert unsaved.status_code == 404 and "seront enregistrées" in unsaved.json()["message"]
     again = alice.open_share(share_path(activity))
     assert again.prefix == link_a.prefix  # sticky placement
     assert alice.enter(again).status_code == 200

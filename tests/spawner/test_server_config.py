@@ -1,6 +1,7 @@
 """What a student's server is told: configuration, environment, single-use grants."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -34,11 +35,14 @@ def test_the_server_configuration():
     assert specs.kernel_dirs == ["/opt/students/share/jupyter/kernels"] and specs.ensure_native_kernel is False
 
 
-def test_french_is_the_default_language_from_a_file_the_platform_owns():
-    settings_dir = Path(server.server_config(SPEC, as_root=False).JupyterNotebookApp.app_settings_dir)
+def test_the_defaults_are_french_and_an_autosave_every_few_seconds(tmp_path):
+    spec = dataclasses.replace(SPEC, runtime_dir=str(tmp_path / "runtime"), autosave_interval=7)
+    written = server.write_lab_overrides(spec)
+    settings_dir = Path(server.server_config(spec, as_root=False).JupyterNotebookApp.app_settings_dir)
+    assert settings_dir == written and not settings_dir.is_relative_to(spec.root_dir)
     overrides = json.loads((settings_dir / "overrides.json").read_text())
     assert overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "fr_FR"
-    assert not settings_dir.is_relative_to(SPEC.root_dir)
+    assert overrides["@jupyterlab/docmanager-extension:plugin"] == {"autosave": True, "autosaveInterval": 7}
 
 
 def test_the_environment_reads_no_configuration_and_keeps_jupyter_files_out_of_reach():

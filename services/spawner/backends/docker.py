@@ -71,7 +71,8 @@ class DockerBackend(Backend):
 
     def __init__(self, node_dir: NodeDir, node: int, namespace: str, image: str, grant_public_key: Path,
                  extensions: tuple[str, ...], limits: Limits = Limits(), network: str = "none",
-                 user: str = "1000:1000", docker_url: str = "", secure_cookies: bool = False):
+                 user: str = "1000:1000", docker_url: str = "", secure_cookies: bool = False,
+                 autosave_interval: int = 10):
         self.node_dir = node_dir
         self.node = node
         self.namespace = namespace
@@ -83,6 +84,7 @@ class DockerBackend(Backend):
         self.uid, self.gid = (int(part) for part in user.split(":"))
         self.docker_url = docker_url
         self.secure_cookies = secure_cookies
+        self.autosave_interval = autosave_interval
         self._client: docker.DockerClient | None = None
 
     @property
@@ -127,6 +129,7 @@ class DockerBackend(Backend):
         spec = container_spec(ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url, log_path="",
             runtime_dir="", grant_public_key="", students_env="", instance=instance, secure_cookies=self.secure_cookies,
+            autosave_interval=self.autosave_interval,
             extensions=with_lab(self.extensions) if lab else self.extensions,
         ))
         started_at = time.time()

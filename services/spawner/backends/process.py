@@ -119,12 +119,13 @@ class ProcessBackend(Backend):
     """Local processes forked by a zygote; state files are how servers are found again."""
 
     def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...], students_env: Path,
-                 secure_cookies: bool = False, log_level: str = "INFO", spawn_timeout: float = 30.0):
+                 secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO", spawn_timeout: float = 30.0):
         self.node_dir = node_dir
         self.students_env = Path(students_env).resolve()
         self.grant_public_key = Path(grant_public_key).resolve()
         self.extensions = extensions
         self.secure_cookies = secure_cookies
+        self.autosave_interval = autosave_interval
         self.spawn_timeout = spawn_timeout
         self.zygote = ZygoteClient(log_level)
 
@@ -135,7 +136,7 @@ class ProcessBackend(Backend):
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
             grant_public_key=str(self.grant_public_key), extensions=extensions, students_env=str(self.students_env),
-            secure_cookies=self.secure_cookies, instance=instance,
+            secure_cookies=self.secure_cookies, autosave_interval=self.autosave_interval, instance=instance,
         )
         started_at = time.time()
         pid = self.zygote.spawn(spec, timeout=self.spawn_timeout)

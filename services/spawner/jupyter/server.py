@@ -3,14 +3,16 @@
 The whole configuration is given here, programmatically; no configuration
 file is read (``JUPYTER_NO_CONFIG``), so a ``.jupyter/`` folder a student
 writes into the workspace changes nothing, and Jupyter's data, runtime and
-settings folders point to places the platform chooses.  The interface is
-French by default through a read-only settings overrides file owned by the
-platform (``overrides.json`` beside this module, in the notebook app's
-``app_settings_dir``); a student may still choose another language, that
-choice is saved under ``<workspace>/.capytale/``.
+settings folders point to places the platform chooses.  The interface's
+defaults are the platform's: French and no news (``overrides.json`` beside this
+module) and the autosave interval of the spec, written at start as the
+``overrides.json`` of the notebook app's ``app_settings_dir`` in the server's
+runtime folder; a student may still choose another language, that choice is
+saved under ``<workspace>/.capytale/``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -24,9 +26,9 @@ from traitlets.config import Config
 from services.spawner.jupyter.identity import GrantIdentityProvider
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir
 
-# The notebook app's app_settings_dir: this read-only package folder, for its overrides.json
-# (the notebook app reads nothing else there than overrides.json and overrides.d/).
-LAB_SETTINGS_DIR = Path(__file__).parent
+# The platform's defaults of Notebook 7 and JupyterLab settings, read-only beside this module
+PLATFORM_OVERRIDES = Path(__file__).parent / "overrides.json"
+AUTOSAVE_PLUGIN = "@jupyterlab/docmanager-extension:plugin"
 
 # Server extensions installed in the environment that a student's server never loads
 # unless JUPYTER_EXTENSIONS names them: each costs start time and memory.
@@ -78,6 +80,21 @@ def environment(spec: ServerSpec, base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def lab_settings_dir(spec: ServerSpec) -> Path:
+    """The notebook app's ``app_settings_dir``: it reads nothing there but overrides.json and overrides.d/."""
+    return Path(spec.runtime_dir) / "lab-settings"
+
+
+def write_lab_overrides(spec: ServerSpec) -> Path:
+    """The settings' defaults of this server: the platform's, and the spec's autosave interval."""
+    overrides = json.loads(PLATFORM_OVERRIDES.read_text())
+    overrides.setdefault(AUTOSAVE_PLUGIN, {}).update({"autosave": True, "autosaveInterval": spec.autosave_interval})
+    folder = lab_settings_dir(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "overrides.json").write_text(json.dumps(overrides, indent=1))
+    return folder
+
+
 def server_config(spec: ServerSpec, as_root: bool) -> Config:
     """The ServerApp configuration of one student's server."""
     config = Config()
@@ -106,8 +123,8 @@ def server_config(spec: ServerSpec, as_root: bool) -> Config:
     server.kernel_spec_manager_class = StudentsKernelSpecs
     config.StudentsKernelSpecs.folder = kernels_dir(spec.students_env)
     config.StudentsKernelSpecs.ensure_native_kernel = False
-    config.JupyterNotebookApp.app_settings_dir = str(LAB_SETTINGS_DIR)
-    config.LabApp.app_settings_dir = str(LAB_SETTINGS_DIR)  # a teacher's JupyterLab: French by default too
+    config.JupyterNotebookApp.app_settings_dir = str(lab_settings_dir(spec))
+    config.LabApp.app_settings_dir = str(lab_settings_dir(spec))  # a teacher's JupyterLab: the same defaults
     return config
 
 
@@ -121,6 +138,7 @@ def run(spec: ServerSpec) -> None:
     temporary = Path(os.environ["TMPDIR"])
     temporary.mkdir(parents=True, exist_ok=True)
     tempfile.tempdir = str(temporary)  # the zygote may have cached another one before the fork
+    write_lab_overrides(spec)
     app = ServerApp.instance(config=server_config(spec, as_root))
     app.initialize(argv=[])
     app.start()

@@ -23,6 +23,7 @@ class ServerSpec:
     students_env: str  # prefix of the students' environment: the server's kernels are its kernelspecs, only
     extensions: tuple[str, ...] = ("notebook",)
     secure_cookies: bool = False  # the public URL is https: cookies only travel encrypted
+    autosave_interval: int = 10  # seconds between two autosaves of an open notebook
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
