@@ -46,6 +46,9 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
     language = alice.http.get(alice.url(f"{link_a.prefix}lab/api/settings/@jupyterlab/translation-extension:plugin"))
     assert language.json()["schema"]["properties"]["locale"]["default"] == "fr_FR"  # overrides set defaults
     assert "fr_FR" in alice.http.get(alice.url(f"{link_a.prefix}lab/api/translations/")).json()["data"]
+    # and saves every 10 s (CAPYTALE_AUTOSAVE_INTERVAL), not every two minutes
+    saving = alice.http.get(alice.url(f"{link_a.prefix}lab/api/settings/@jupyterlab/docmanager-extension:plugin"))
+    assert saving.json()["schema"]["properties"]["autosaveInterval"]["default"] == 10
     # a setting a student changes is theirs: the other student's Notebook 7 keeps the default
     theme = "lab/api/settings/@jupyterlab/apputils-extension:themes"
     changed = alice.http.put(alice.url(link_a.prefix + theme), json={"raw": '{"theme": "JupyterLab Dark"}'},
