@@ -230,18 +230,23 @@ def notebook_url(template: str, user_key: str) -> str:
     return template.replace(KEY, user_key).rstrip("/")
 
 
-def is_notebook_origin(template: str, asked: str) -> bool:
-    """Whether ``asked`` (an ``Origin`` header) is one of the students' servers' origins."""
+def notebook_origins(template: str, public_url: str) -> re.Pattern | None:
+    """The students' servers' origins, as a pattern an ``Origin`` header matches in full;
+    None when they are the platform's own (the development default)."""
+    if origin(template) == origin(public_url):
+        return None
     if KEY not in template:
-        return asked == origin(template)
-    pattern = re.escape(origin(template.replace(KEY, "key0"))).replace("key0", "[a-z0-9]+")
-    return re.fullmatch(pattern, asked or "") is not None
+        return re.compile(re.escape(origin(template)))
+    return re.compile(re.escape(origin(template.replace(KEY, "key0"))).replace("key0", "[a-z0-9]+"))
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, as browsers compare origins (default ports left out)."""
     parts = urllib.parse.urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
+    default = DEFAULT_PORTS.get(parts.scheme)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"

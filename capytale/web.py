@@ -72,6 +72,8 @@ def create_app(service: str, import_name: str, url_prefix: str, config: Mapping[
     app.config["CAPYTALE"] = settings
     app.config["URL_PREFIX"] = url_prefix
     app.config["CAPYTALE_CSP"] = content_security_policy(settings["NOTEBOOK_URL"])
+    app.config["CAPYTALE_NOTEBOOK_ORIGINS"] = settings_module.notebook_origins(settings["NOTEBOOK_URL"],
+                                                                              settings["PUBLIC_URL"])
     app.config["MAX_CONTENT_LENGTH"] = settings.get("MAX_UPLOAD_MB", 16) * 1024 * 1024
     app.extensions["capytale.sessions"] = SessionVerifier(load_public_key(settings["SESSION_PUBLIC_KEY"]))
     app.register_blueprint(common, url_prefix=f"{url_prefix}/_common")
@@ -176,9 +178,10 @@ def _from_another_site() -> bool:
 
 
 def _is_notebook_origin(asked: str | None) -> bool:
-    template = settings()["NOTEBOOK_URL"]
-    return (asked is not None and settings_module.origin(template) != settings_module.origin(settings()["PUBLIC_URL"])
-            and settings_module.is_notebook_origin(template, asked))
+    from flask import current_app
+
+    origins = current_app.config["CAPYTALE_NOTEBOOK_ORIGINS"]
+    return asked is not None and origins is not None and origins.fullmatch(asked) is not None
 
 
 def _refuse_cross_site() -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
+from capytale.settings import DEFAULT_PORTS, KEY
+
 Address = tuple[str, int]
 
 
@@ -32,9 +34,9 @@ class NotebookOrigin:
     @classmethod
     def of(cls, template: str, public_url: str) -> "NotebookOrigin":
         """From ``NOTEBOOK_URL`` (``{key}`` in its host: one origin per student)."""
-        per_student = template.startswith(("http://{key}.", "https://{key}."))
-        parts = urllib.parse.urlsplit(template.replace("{key}", "key0"))
-        default = {"http": 80, "https": 443}[parts.scheme]
+        per_student = template.startswith((f"http://{KEY}.", f"https://{KEY}."))
+        parts = urllib.parse.urlsplit(template.replace(KEY, "key0"))
+        default = DEFAULT_PORTS[parts.scheme]
         host = parts.hostname.removeprefix("key0") if per_student else parts.hostname
         port = parts.port or default
         hosts = (f"{host}:{port}",) + ((host,) if port == default else ())

@@ -24,7 +24,7 @@ from typing import TextIO
 import requests
 
 from capytale.messaging import Topology, delete_topology
-from capytale.settings import load, notebook_url, origin
+from capytale.settings import load, notebook_origins, notebook_url
 from capytale.stack import haproxy
 from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
@@ -166,7 +166,7 @@ class LocalPlatform:
             services={name: [("127.0.0.1", port)] for name, port in self.service_ports.items()},
             nodes={node: ("127.0.0.1", port) for node, port in self.node_ports.items()},
             notebooks=(haproxy.NotebookOrigin.of(self.notebook_url, self.url)
-                       if origin(self.notebook_url) != origin(self.url) else None),
+                       if notebook_origins(self.notebook_url, self.url) else None),
         )
         config_path = self.var_dir / "haproxy.cfg"
         config_path.write_text(haproxy.render(layout, access_log=self.config.access_log))

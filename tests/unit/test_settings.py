@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from capytale.settings import notebook_url, origin, SettingsError, load
+from capytale.settings import notebook_origins, notebook_url, origin, SettingsError, load
 
 
 def test_defaults_derive_from_var_dir():
@@ -59,3 +59,11 @@ def test_origins_compare_as_browsers_do():
 def test_overrides_win_over_the_environment():
     settings = load("router", environ={"CAPYTALE_NODES": "2"}, overrides={"NODES": 6})
     assert settings["NODES"] == 6
+
+
+def test_the_students_origins_are_matched_in_full():
+    origins = notebook_origins("http://{key}.nb.localhost:8080", "http://127.0.0.1:8080")
+    assert origins.fullmatch("http://k2x.nb.localhost:8080")
+    assert not origins.fullmatch("http://k2x.nb.localhost:8081") and not origins.fullmatch("http://127.0.0.1:8080")
+    assert not origins.fullmatch("http://a.b.nb.localhost:8080")
+    assert notebook_origins("http://127.0.0.1:8080/", "http://127.0.0.1:8080") is None  # the development default
