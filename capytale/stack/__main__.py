@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from capytale.stack import haproxy
+from capytale.stack import haproxy, haproxy_errors
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import StartFailed
 from capytale.tokens import ensure_development_keys
@@ -43,11 +43,16 @@ def main(argv: list[str] | None = None) -> int:
                      help="students' servers in containers (docker backend), on the engine that answers or one started here")
     config = sub.add_parser("haproxy-config", help="print HAProxy's configuration for compose/")
     config.add_argument("--nodes", type=int, default=4)
+    errors = sub.add_parser("haproxy-errors", help="write HAProxy's French error pages into a folder (compose/haproxy-errors)")
+    errors.add_argument("folder", type=Path)
     keys = sub.add_parser("keys", help="generate a set of keys and the user-key secret into a folder")
     keys.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
     if args.command == "keys":
         print(f"keys written to {ensure_development_keys(args.folder)}")
+        return 0
+    if args.command == "haproxy-errors":
+        print(f"HAProxy's error pages written to {haproxy_errors.write(args.folder)}")
         return 0
     if args.command == "haproxy-config":
         print(haproxy.render(haproxy.compose_layout(args.nodes)))

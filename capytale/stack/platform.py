@@ -25,7 +25,7 @@ import requests
 
 from capytale.messaging import Topology, delete_topology
 from capytale.settings import load, notebook_origins, notebook_url
-from capytale.stack import haproxy
+from capytale.stack import haproxy, haproxy_errors
 from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
 from capytale.stack.students_env import ensure_students_env
@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 # A node's proxy: configurable-http-proxy (node_modules/, make deps), with a keep-alive agent to the
 # students' sockets (services/spawner/chp.mjs says why)
 NODE_PROXY = ("node", str(REPO / "services" / "spawner" / "chp.mjs"))
+GUNICORN_CONFIG = "python:capytale.gunicorn_conf"  # its limits above HAProxy's (the module says why)
 SERVICES = {  # name -> (gunicorn app, settings service)
     "auth": "services.auth:create_app()",
     "activities": "services.activities:create_app()",
@@ -112,7 +113,8 @@ class LocalPlatform:
             argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
                     "--workers", str(self.config.workers), "--threads", str(self.config.threads),
                     "--bind", f"127.0.0.1:{ports[name]}", "--graceful-timeout", "5", "--timeout", "120",
-                    "--name", f"capytale-{name}", "--no-control-socket", app]
+                    "--name", f"capytale-{name}", "--no-control-socket",
+                    "--config", GUNICORN_CONFIG, app]
             process = Process(name, argv, env, ready=http_ready(f"http://127.0.0.1:{ports[name]}/_health"))
             started.append(self.supervisor.start(process))
             self.processes[name] = process
@@ -165,6 +167,7 @@ class LocalPlatform:
             bind=("127.0.0.1", self.config.http_port),
             services={name: [("127.0.0.1", port)] for name, port in self.service_ports.items()},
             nodes={node: ("127.0.0.1", port) for node, port in self.node_ports.items()},
+            errors=str(haproxy_errors.write(self.var_dir / "haproxy-errors")),
             notebooks=(haproxy.NotebookOrigin.of(self.notebook_url, self.url)
                        if notebook_origins(self.notebook_url, self.url) else None),
         )

@@ -5,7 +5,7 @@ def test_every_backend_is_routed_and_health_checked():
     layout = Layout(bind=("127.0.0.1", 8080),
                     services={"auth": [("127.0.0.1", 1)], "activities": [("127.0.0.1", 2), ("127.0.0.1", 3)],
                               "router": [("127.0.0.1", 4)]},
-                    nodes={k: ("127.0.0.1", 10 + k) for k in range(1, 5)})
+                    nodes={k: ("127.0.0.1", 10 + k) for k in range(1, 5)}, errors="/srv/errors")
     text = render(layout)
     for k in range(1, 5):
         assert f"use_backend node{k} if {{ path_beg /n/{k}/ }}" in text
@@ -13,6 +13,7 @@ def test_every_backend_is_routed_and_health_checked():
     assert "server activities2 127.0.0.1:3" in text
     assert text.count("option httpchk GET /_health") == 3
     assert text.count("option httpchk GET /_chp_healthz") == 4
+    assert "errorfile 503 /srv/errors/503.http" in text
 
 
 def test_the_compose_configuration_is_the_generated_one():
@@ -29,13 +30,15 @@ def test_students_servers_are_served_on_their_own_hosts_only(tmp_path):
     import shutil
     import subprocess
 
+    from capytale.stack import haproxy_errors
     from capytale.stack.haproxy import NotebookOrigin
 
     origin = NotebookOrigin.of("http://{key}.nb.localhost:8080", "http://127.0.0.1:8080/")
     assert origin.per_student and origin.hosts == (".nb.localhost:8080",)
     assert NotebookOrigin.of("https://{key}.nb.example", "https://example").hosts == (".nb.example:443", ".nb.example")
     layout = Layout(bind=("127.0.0.1", 8080), services={name: [("127.0.0.1", 1)] for name in ("auth", "activities", "router")},
-                    nodes={1: ("127.0.0.1", 11)}, notebooks=origin)
+                    nodes={1: ("127.0.0.1", 11)}, notebooks=origin,
+                    errors=str(haproxy_errors.write(tmp_path / "errors")))
     text = render(layout)
     assert "acl notebook_origin hdr_end(host) -i .nb.localhost:8080" in text
     assert "http-request deny deny_status 404 if notebook_path !notebook_origin" in text
