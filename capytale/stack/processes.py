@@ -1,9 +1,12 @@
 """Start processes, wait until they are ready, and stop exactly those, by pid.
 
 Each process starts in a session of its own, so stopping it also stops what it
-forked (gunicorn's workers, the spawner's zygote) and nothing else. Output is
-either prefixed and written to the terminal (``make run``) or kept in one file a
-process (tests, benchmark).
+forked (gunicorn's workers, the spawner's zygote) and nothing else. Each also
+gets SIGTERM from the kernel when the supervisor's process ends, even killed
+hard (:mod:`capytale.parent_death`), and stops as it would on Ctrl-C: nothing
+outlives a ``make run`` killed with SIGKILL. Output is either prefixed and
+written to the terminal (``make run``) or kept in one file a process (tests,
+benchmark).
 """
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
 import requests
+
+from capytale import parent_death
 
 Ready = Callable[[], bool]
 
@@ -84,12 +90,17 @@ class Supervisor:
         self.terminal = terminal if terminal is not None else sys.stdout
         self.processes: list[Process] = []
         self._write_lock = threading.Lock()
+        # The parent-death signal comes when the *thread* that forked ends: a process started from
+        # another thread than the main one (which lives as long as the process) is forked by this
+        # one, which lives as long as the supervisor.
+        self._forker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor-fork")
 
     def start(self, process: Process) -> Process:
-        process.popen = subprocess.Popen(
-            process.argv, env=process.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, bufsize=1, text=True, errors="replace",
-        )
+        """Start ``process``; it gets SIGTERM when this process ends, however it ends."""
+        if threading.current_thread() is threading.main_thread():
+            process.popen = self._popen(process)
+        else:
+            process.popen = self._forker.submit(self._popen, process).result()
         self.processes.append(process)
         sink: TextIO | None = None
         if self.log_dir is not None:
@@ -98,6 +109,14 @@ class Supervisor:
             sink = process.log_path.open("a", encoding="utf-8")
         threading.Thread(target=self._pump, args=(process, sink), name=f"log-{process.name}", daemon=True).start()
         return process
+
+    @staticmethod
+    def _popen(process: Process) -> subprocess.Popen:
+        return subprocess.Popen(
+            parent_death.command(process.argv, signal.SIGTERM), env=process.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, bufsize=1, text=True,
+            errors="replace",
+        )
 
     def _pump(self, process: Process, sink: TextIO | None) -> None:
         assert process.popen is not None and process.popen.stdout is not None

@@ -13,7 +13,11 @@ line::
 
 It stays single-threaded (forking a threaded process is unsafe), reaps its
 children as they exit, and exits when the control socket closes (the agent is
-gone), leaving the servers running for the next agent to adopt.
+gone, however it ended: the kernel closes a dead process's sockets), leaving
+the servers running for the next agent to adopt.  With ``--servers-die-with-it``
+(the agent's ``STOP_SERVERS_ON_EXIT``, which ``make run`` sets), each server
+asks the kernel for SIGTERM when the zygote ends instead: a killed agent takes
+its zygote, and so its servers, with it.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from capytale import logs
+from capytale import logs, parent_death
 from services.spawner.jupyter import server
 from services.spawner.jupyter.spec import ServerSpec
 
@@ -78,8 +82,10 @@ def warm() -> None:
 class Zygote:
     """Answers spawn requests on ``control`` by forking; reaps the children."""
 
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, servers_die_with_it: bool = False):
         self.control = control
+        self.servers_die_with_it = servers_die_with_it
+        self.pid = os.getpid()
         self.base_env = dict(os.environ)
         self.children: set[int] = set()
         self._wakeup_read, self._wakeup_write = os.pipe()
@@ -103,7 +109,8 @@ class Zygote:
                 data = self.control.recv(65536)
                 if not data:
                     self.reap()
-                    log.info("control channel closed: exiting, %d server(s) keep running", len(self.children))
+                    log.info("control channel closed: exiting, %d server(s) %s", len(self.children),
+                             "stop with it" if self.servers_die_with_it else "keep running")
                     return
                 pending += data
                 while b"\n" in pending:
@@ -138,6 +145,8 @@ class Zygote:
         """In the child: leave the zygote behind, then run the student's server until it stops."""
         code = 1
         try:
+            if self.servers_die_with_it:  # first: the zygote may end any time (this is its only thread)
+                parent_death.die_with_parent(signal.SIGTERM, self.pid)
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)
@@ -212,13 +221,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--control-fd", type=int, required=True, help="file descriptor of the control socket")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--servers-die-with-it", action="store_true",
+                        help="each server gets SIGTERM when the zygote ends (else servers outlive it)")
     args = parser.parse_args(argv)
     logs.configure("spawner.zygote", args.log_level)
     control = socket.socket(fileno=args.control_fd)
     warm()
     control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
     try:
-        Zygote(control).serve()
+        Zygote(control, servers_die_with_it=args.servers_die_with_it).serve()
     except KeyboardInterrupt:
         pass
 

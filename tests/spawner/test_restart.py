@@ -47,6 +47,19 @@ def test_a_new_agent_adopts_the_servers_of_a_killed_one(make_node, command, stud
     assert command(node, "server.ensure", user_key=student.key)["started"] is False
 
 
+def test_an_agent_killed_under_make_run_takes_its_zygote_and_servers_with_it(make_node, command, student):
+    """``make run`` sets STOP_SERVERS_ON_EXIT: even a kill -9 of the agent leaves no server behind."""
+    node = make_node(STOP_SERVERS_ON_EXIT="true")
+    agent = node.start_agent()
+    command(node, "server.ensure", user_key=student.key)
+    pid = node.state(student.key)["pid"]
+    zygote = agent.zygote_pids[0]
+
+    agent.kill()
+    wait_until(lambda: procfs.start_time(zygote) is None, 10, message="the zygote leaving with its agent")
+    wait_until(lambda: procfs.start_time(pid) is None, 10, message="the server leaving with its zygote")
+
+
 def test_an_agent_stopped_leaves_its_servers_or_stops_them_as_configured(make_node, command, student):
     node = make_node()
     leaving = node.start_agent()

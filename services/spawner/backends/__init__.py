@@ -24,6 +24,7 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]), students_env=_students_env(settings),
             secure_cookies=settings["NOTEBOOK_URL"].startswith("https:"), autosave_interval=settings["AUTOSAVE_INTERVAL"],
             log_level=settings["LOG_LEVEL"],
+            stop_servers_on_exit=settings["STOP_SERVERS_ON_EXIT"],
         )
     if name == "docker":
         from services.spawner.backends.docker import DockerBackend, Limits

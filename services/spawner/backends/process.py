@@ -4,7 +4,10 @@ The backend starts :mod:`services.spawner.zygote` once, with a clean
 environment (none of the agent's settings or secrets reach a student's
 server or kernels), and asks it over a socket pair for one fork per server.
 Servers run in sessions of their own, so they outlive the agent and its
-zygote and are adopted by the next agent through the state files.  Stopping
+zygote and are adopted by the next agent through the state files; unless
+``stop_servers_on_exit`` (``STOP_SERVERS_ON_EXIT``, ``make run``): then the
+zygote, which ends with the agent (its control socket closes), takes every
+server with it, even when the agent was killed hard.  Stopping
 escalates SIGTERM → SIGKILL and then kills what the server left behind (its
 kernels).
 """
@@ -40,8 +43,9 @@ class ZygoteError(RuntimeError):
 class ZygoteClient:
     """The agent's end of the zygote: starts it, sends it spawn requests one at a time."""
 
-    def __init__(self, log_level: str = "INFO"):
+    def __init__(self, log_level: str = "INFO", servers_die_with_it: bool = False):
         self.log_level = log_level
+        self.servers_die_with_it = servers_die_with_it
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
@@ -57,6 +61,8 @@ class ZygoteClient:
         env = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
         argv = [sys.executable, "-s", "-m", "services.spawner.zygote",
                 "--control-fd", str(theirs.fileno()), "--log-level", self.log_level]
+        if self.servers_die_with_it:
+            argv.append("--servers-die-with-it")
         self._process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),))
         theirs.close()
         ours.settimeout(ZYGOTE_START_TIMEOUT)
@@ -119,7 +125,8 @@ class ProcessBackend(Backend):
     """Local processes forked by a zygote; state files are how servers are found again."""
 
     def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...], students_env: Path,
-                 secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO", spawn_timeout: float = 30.0):
+                 secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO", spawn_timeout: float = 30.0,
+                 stop_servers_on_exit: bool = False):
         self.node_dir = node_dir
         self.students_env = Path(students_env).resolve()
         self.grant_public_key = Path(grant_public_key).resolve()
@@ -127,7 +134,7 @@ class ProcessBackend(Backend):
         self.secure_cookies = secure_cookies
         self.autosave_interval = autosave_interval
         self.spawn_timeout = spawn_timeout
-        self.zygote = ZygoteClient(log_level)
+        self.zygote = ZygoteClient(log_level, servers_die_with_it=stop_servers_on_exit)
 
     def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
               lab: bool = False) -> ServerHandle:
