@@ -23,6 +23,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from traitlets import Unicode, default
 from traitlets.config import Config
 
+from services.spawner.jupyter.contents import StudentsContents
 from services.spawner.jupyter.identity import GrantIdentityProvider
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir
 
@@ -121,6 +122,7 @@ def server_config(spec: ServerSpec, as_root: bool) -> Config:
     # kernels come from the students' environment only: never a kernelspec of the server's own
     # environment, nor one a student installs under the workspace (HOME) or the runtime folder
     server.kernel_spec_manager_class = StudentsKernelSpecs
+    server.contents_manager_class = StudentsContents  # a save on a full disk leaves the saved file whole
     config.StudentsKernelSpecs.folder = kernels_dir(spec.students_env)
     config.StudentsKernelSpecs.ensure_native_kernel = False
     config.JupyterNotebookApp.app_settings_dir = str(lab_settings_dir(spec))

@@ -1,0 +1,119 @@
+"""How a student's server writes files: a full disk (or a spent quota) never spoils what was saved.
+
+Jupyter's own "atomic writing" (jupyter_server 2.21, ``fileio.atomic_writing``)
+copies the old file aside, then truncates the file and writes the new content in
+place, and puts the copy back only when the write fails *inside* its block.  A
+notebook smaller than the write buffer (8 KiB) is written only by the flush that
+comes after the block: a full disk there leaves the student's notebook truncated,
+invalid JSON (the teacher's view shows it so; Jupyter's next read puts the copy
+back).  Its checkpoints are copied in place too: a checkpoint made or restored on
+a full disk is half a file.
+
+Here every write (a save, a checkpoint made or restored, a file copied) goes to a
+new hidden file beside the target, is flushed and synced, and is then renamed
+over the target (``os.replace``, one step: the old file stays whole until then);
+on any failure the new file is removed.  A full disk answers 507 with a French
+message, which Notebook's own dialog shows; the edits stay in the page, and the
+next save once there is room writes them.  (The server has no catalogue: its few
+texts are French, like ``templates/not_yours.html``.)
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import shutil
+import stat
+from typing import IO, Iterator
+
+from anyio.to_thread import run_sync
+from jupyter_server.services.contents.filecheckpoints import AsyncFileCheckpoints
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from tornado.web import HTTPError
+from traitlets import default
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+FULL_MESSAGE = ("Le stockage de la plateforme est plein : « {name} » n'a pas été enregistré ; ce qui était déjà "
+                "enregistré reste intact et tes modifications restent dans la page. Réessaie d'enregistrer dans un "
+                "moment ; si cela dure, préviens ton enseignant·e.")
+CHECKPOINT_FULL_MESSAGE = ("Le stockage de la plateforme est plein : le point de contrôle n'a pas pu être copié ; les "
+                           "fichiers déjà enregistrés restent intacts. Réessaie dans un moment ; si cela dure, "
+                           "préviens ton enseignant·e.")
+
+
+def _target(path: str) -> str:
+    """Where a write to ``path`` lands: a link is followed one step, as Jupyter does."""
+    if os.path.islink(path):
+        return os.path.join(os.path.dirname(path), os.readlink(path))
+    return path
+
+
+@contextlib.contextmanager
+def replacing(path: str, text: bool = True, encoding: str = "utf-8") -> Iterator[IO]:
+    """A file to write the new content of ``path`` in; it replaces ``path`` whole when the block ends
+    without error, and is removed otherwise (``path`` untouched).  The mode of the old file is kept."""
+    folder, name = os.path.split(path)
+    aside = os.path.join(folder, f".~{name}.{secrets.token_hex(4)}.part")  # hidden from the file browser
+    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        # text files have Unix line ends, as Jupyter writes them
+        out = os.fdopen(descriptor, "w", encoding=encoding, newline="\n") if text else os.fdopen(descriptor, "wb")
+        with out:
+            yield out
+            out.flush()  # a full disk fails here at the latest, before anything is replaced
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(aside, stat.S_IMODE(os.stat(path).st_mode))
+        os.replace(aside, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(aside)
+        raise
+
+
+def copy_replacing(source: str, destination: str) -> None:
+    """Copy ``source`` over ``destination`` in one step (what a checkpoint made or restored is)."""
+    with open(source, "rb") as read, replacing(_target(destination), text=False) as out:
+        shutil.copyfileobj(read, out)
+    with contextlib.suppress(OSError):
+        shutil.copystat(source, _target(destination))
+
+
+@contextlib.contextmanager
+def full_disk_refused(message: str) -> Iterator[None]:
+    """A full disk or quota in the block becomes Jupyter's 507 with ``message``, which the student's page shows."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        raise HTTPError(507, message, reason="disk_full") from exc  # the JSON's reason, as the platform's
+
+
+class StudentsCheckpoints(AsyncFileCheckpoints):
+    """Checkpoints (``.ipynb_checkpoints/``) made and restored by :func:`copy_replacing`."""
+
+    async def _copy(self, src: str, dest: str) -> None:
+        with full_disk_refused(CHECKPOINT_FULL_MESSAGE):
+            await run_sync(copy_replacing, src, dest)
+
+
+class StudentsContents(AsyncLargeFileManager):
+    """Jupyter's default contents manager, writing through :func:`replacing`."""
+
+    @default("checkpoints_class")
+    def _checkpoints_class_default(self):
+        return StudentsCheckpoints
+
+    @contextlib.contextmanager
+    def atomic_writing(self, os_path: str, text: bool = True, encoding: str = "utf-8", **kwargs) -> Iterator[IO]:
+        target = _target(os_path)
+        folder = os.path.dirname(target) or "."
+        if os.path.isfile(target) and not os.access(folder, os.W_OK) and os.access(target, os.W_OK):
+            with super().atomic_writing(os_path, text=text, encoding=encoding, **kwargs) as out:
+                yield out  # nothing can be made beside it (a folder the student made read-only): Jupyter's way
+            return
+        with self.perm_to_403(os_path), full_disk_refused(FULL_MESSAGE.format(name=os.path.basename(os_path))), \
+                replacing(target, text=text, encoding=encoding) as out:
+            yield out
