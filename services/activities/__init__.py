@@ -26,7 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage.init_app(app)
     kernels.init_app(app)
     presence.init_app(app)
-    app.register_blueprint(pages.bp, url_prefix=URL_PREFIX)
+    pages.init_app(app)
     app.register_blueprint(api.bp, url_prefix=f"{URL_PREFIX}/api")
     app.add_url_rule("/", "root", lambda: redirect(f"{URL_PREFIX}/"))
     return app

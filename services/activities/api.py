@@ -15,8 +15,9 @@ from capytale import db, web
 from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
 from services.activities import events, kernels, presence, storage
-from services.activities.copies import copies_of, copy_of, ensure_copy, read_notebook
-from services.activities.masters import activity_json, create_activity, find_activity, owned_activities
+from services.activities.access import teachers_activity, teachers_copy
+from services.activities.copies import copies_of, ensure_copy, read_notebook
+from services.activities.masters import activity_json, create_activity, owned_activities
 from services.activities.uploads import read_switch, read_upload
 
 log = logging.getLogger("capytale.activities")
@@ -57,8 +58,7 @@ def list_activities():
 @login_required("teacher")
 def list_copies(activity_id: int):
     """The students' copies of the caller's activity, with when each was last saved."""
-    activity = find_activity(db.session(), activity_id, current_identity())
-    views = copies_of(db.session(), storage.current(), activity, presence.working_now())
+    views = copies_of(db.session(), storage.current(), teachers_activity(activity_id), presence.working_now())
     return jsonify([view.as_json() for view in views])
 
 
@@ -66,8 +66,7 @@ def list_copies(activity_id: int):
 @login_required("teacher")
 def copy_notebook(activity_id: int, uid: str):
     """A student's notebook, the bytes on storage now."""
-    activity = find_activity(db.session(), activity_id, current_identity())
-    content = read_notebook(storage.current(), copy_of(db.session(), activity, uid))
+    content = read_notebook(storage.current(), teachers_copy(activity_id, uid)[1])
     return Response(content, mimetype=NOTEBOOK_MIMETYPE, headers={"Cache-Control": "no-store"})
 
 

@@ -1,45 +1,30 @@
-"""The teacher's pages: my activities, a new activity, one activity and its copies, one copy.
-
-Every page is rendered on the server and works without JavaScript; the small
-script of :mod:`static/activities.js` only adds comforts (drag and drop, the
-copy button, confirmations).  Forms post back to the page they belong to; a
-refusal is shown on that page, in the teacher's language, with nothing stored.
-"""
+"""The teacher's pages: my activities, a new activity, one activity with its options and versions."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.web import current_identity, login_required
 from services.activities import kernels, presence, storage
+from services.activities.access import teachers_activity
 from services.activities.archive import delete_activity
-from services.activities.copies import CopyView, copies_of, copy_of, notebook_path, read_notebook
-from services.activities.exports import copies_csv, copies_zip, download_name
+from services.activities.copies import CopyView, copies_of
 from services.activities.masters import (
-    add_version, clone_activity, create_activity, current_version, find_activity, owned_activities, set_options,
-    share_url, versions_of,
+    add_version, clone_activity, create_activity, current_version, owned_activities, set_options, share_url,
+    versions_of,
 )
 from services.activities.models import Activity, as_utc
+from services.activities.pages import log, refused
 from services.activities.qrcodes import qr_svg
-from services.activities.rendering import render_cells
-from services.activities.storage import modified_at
 from services.activities.uploads import instructions_from, read_switch, read_upload, sent_form
 from services.activities.workspace import notebooks_in, upload_from_space
 
-log = logging.getLogger("capytale.activities")
-
-bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static")
-
-try:
-    TEACHERS_TIME = ZoneInfo("Europe/Paris")
-except ZoneInfoNotFoundError:  # a system without time zone data: say the times are UTC
-    TEACHERS_TIME = timezone.utc
+# the templates and the script of every page of the service
+bp = Blueprint("pages", __name__, template_folder="../templates", static_folder="../static")
 
 SORTS = {
     "name": lambda view: (view.copy.name.casefold(), view.copy.uid),
@@ -49,29 +34,6 @@ SORTS = {
     "working": lambda view: (not view.working, view.copy.name.casefold()),
     "version": lambda view: (view.copy.version, view.copy.name.casefold()),
 }
-
-
-@bp.app_template_filter("when")
-def when(moment: datetime | None) -> str:
-    """A date and time in the teachers' time zone (``12/03/2025 à 14:05``, ``12/03/2025 at 14:05``)."""
-    if moment is None:
-        return "—"
-    local = as_utc(moment).astimezone(TEACHERS_TIME)
-    text = _("%(day)s à %(time)s", day=local.strftime("%d/%m/%Y"), time=local.strftime("%H:%M"))
-    return text + (" UTC" if TEACHERS_TIME is timezone.utc else "")
-
-
-@bp.context_processor
-def identity() -> dict:
-    return {"identity": current_identity()}
-
-
-def _refused(refusal: PlatformError) -> tuple[str, int]:
-    """A refusal to show on the page it came from (errors of the platform itself still go up)."""
-    if refusal.status >= 500:
-        raise refusal
-    log.info("form refused: %s %s", refusal.reason, refusal.log_message)
-    return refusal.user_message, refusal.status
 
 
 # --- my activities ------------------------------------------------------------------------
@@ -111,7 +73,7 @@ def new():
             log.info("%s created activity %s (%s)", teacher.uid, activity.id, activity.code)
             return redirect(url_for(".activity", activity_id=activity.id, created=1), 303)
         except PlatformError as refusal:
-            error, status = _refused(refusal)
+            error, status = refused(refusal)
     shown = {} if status == 413 else form  # a refused upload keeps what was typed, except after a too big one
     return render_template("activities/new.html", error=error, form=shown, space_notebooks=notebooks_in(space),
                            max_upload_mb=settings["MAX_UPLOAD_MB"]), status
@@ -132,7 +94,8 @@ def _sorted_copies(views: list[CopyView]) -> tuple[list[CopyView], dict]:
     return shown, {"classes": classes, "chosen": chosen, "sort": sort, "descending": descending}
 
 
-def _activity_page(activity: Activity, error: str | None = None, status: int = 200):
+def activity_page(activity: Activity, error: str | None = None, status: int = 200):
+    """The activity's page, with ``error`` said on it when a form of the page was refused."""
     session = db.session()
     views = copies_of(session, storage.current(), activity, presence.working_now())
     shown, listing = _sorted_copies(views)
@@ -151,14 +114,14 @@ def _activity_page(activity: Activity, error: str | None = None, status: int = 2
 @login_required("teacher")
 def activity(activity_id: int):
     """One activity: how to share it, its options, the students' copies."""
-    return _activity_page(find_activity(db.session(), activity_id, current_identity()))
+    return activity_page(teachers_activity(activity_id))
 
 
 @bp.get("/<id:activity_id>/project")
 @login_required("teacher")
 def project(activity_id: int):
     """The share link as big as a projector needs: QR code, short code, address."""
-    found = find_activity(db.session(), activity_id, current_identity())
+    found = teachers_activity(activity_id)
     url = share_url(web.settings()["PUBLIC_URL"], found.code)
     return render_template("activities/project.html", activity=found, share_url=url,
                            qr=qr_svg(url, _("Code QR du lien de l'activité")))
@@ -168,15 +131,14 @@ def project(activity_id: int):
 @login_required("teacher")
 def options(activity_id: int):
     """Open or close the distribution, protect the teacher's cells, change the instructions."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
+    found = teachers_activity(activity_id)
     form = request.form
     try:
-        set_options(session, found, is_open=read_switch(form, "is_open", found.is_open),
+        set_options(db.session(), found, is_open=read_switch(form, "is_open", found.is_open),
                     protect_cells=read_switch(form, "protect_cells", found.protect_cells),
                     instructions=instructions_from(form["instructions"]) if "instructions" in form else None)
     except PlatformError as refusal:
-        return _activity_page(found, *_refused(refusal))
+        return activity_page(found, *refused(refusal))
     log.info("activity %s options: open=%s protect=%s", found.id, found.is_open, found.protect_cells)
     return redirect(url_for(".activity", activity_id=found.id), 303)
 
@@ -185,12 +147,11 @@ def options(activity_id: int):
 @login_required("teacher")
 def new_version(activity_id: int):
     """A new version of the master: for the students who come from now on."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
+    found = teachers_activity(activity_id)
     try:
-        version = add_version(session, storage.current(), found, read_upload(request, web.settings()))
+        version = add_version(db.session(), storage.current(), found, read_upload(request, web.settings()))
     except PlatformError as refusal:
-        return _activity_page(found, *_refused(refusal))
+        return activity_page(found, *refused(refusal))
     log.info("activity %s: version %s from %r", found.id, version.number, version.notebook)
     return redirect(url_for(".activity", activity_id=found.id), 303)
 
@@ -199,9 +160,8 @@ def new_version(activity_id: int):
 @login_required("teacher")
 def clone(activity_id: int):
     """A new activity from this one's current version: new link, no copies."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
-    made = clone_activity(session, storage.current(), found, current_identity())
+    found = teachers_activity(activity_id)
+    made = clone_activity(db.session(), storage.current(), found, current_identity())
     log.info("activity %s cloned as %s", found.id, made.id)
     return redirect(url_for(".activity", activity_id=made.id, created=1), 303)
 
@@ -210,70 +170,11 @@ def clone(activity_id: int):
 @login_required("teacher")
 def delete(activity_id: int):
     """Ask, then delete: the students keep their copies, an archive of everything is kept."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
+    found = teachers_activity(activity_id)
     if request.method == "GET" or request.form.get("confirm", "").strip().lower() != found.code:
-        copies = len(copies_of(session, storage.current(), found))
+        copies = len(copies_of(db.session(), storage.current(), found))
         mistyped = request.method == "POST"
         return render_template("activities/delete.html", activity=found, copies=copies,
                                mistyped=mistyped), 400 if mistyped else 200
-    delete_activity(session, storage.current(), found)
+    delete_activity(db.session(), storage.current(), found)
     return redirect(url_for(".index", deleted=found.title), 303)
-
-
-# --- the students' copies --------------------------------------------------------------------
-
-
-@bp.get("/<id:activity_id>/copies/<uid>")
-@login_required("teacher")
-def copy(activity_id: int, uid: str):
-    """A student's copy, read-only, as it is on storage now."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
-    student_copy = copy_of(session, found, uid)
-    content = read_notebook(storage.current(), student_copy)
-    return render_template(
-        "activities/copy.html", activity=found, copy=student_copy,
-        updated_at=modified_at(notebook_path(storage.current(), student_copy)),
-        cells=render_cells(content.decode("utf-8", errors="replace")),
-    )
-
-
-@bp.get("/<id:activity_id>/copies.zip")
-@login_required("teacher")
-def copies_zip_download(activity_id: int):
-    """Every copy, one folder per student."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
-    views = copies_of(session, storage.current(), found)
-    return send_file(copies_zip(storage.current(), views), mimetype="application/zip", as_attachment=True,
-                     download_name=download_name(found, " - copies.zip"), max_age=0)
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's name for "translate later": marks text for extraction
-    return text
-
-
-CSV_HEADERS = (N_("Élève"), N_("Identifiant"), N_("Classe"), N_("Première ouverture"), N_("Dernier enregistrement"),
-               N_("Version"), N_("En ce moment"))
-
-
-@bp.get("/<id:activity_id>/copies.csv")
-@login_required("teacher")
-def copies_csv_download(activity_id: int):
-    """The list of copies, for a spreadsheet."""
-    session = db.session()
-    found = find_activity(session, activity_id, current_identity())
-    views = copies_of(session, storage.current(), found, presence.working_now())
-    text = copies_csv(views, [_(header) for header in CSV_HEADERS], _("oui"), _("non"))
-    name = download_name(found, " - copies.csv")
-    return Response("\ufeff" + text, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": _attachment(name), "Cache-Control": "no-store"})
-
-
-def _attachment(name: str) -> str:
-    """A Content-Disposition for ``name``, with its UTF-8 form for the accents (RFC 6266)."""
-    from urllib.parse import quote
-
-    fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
