@@ -96,6 +96,9 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("MAX_NOTEBOOK_MB", int, 20, "Largest notebook a teacher may upload, in MiB.", ("activities",)),
     Setting("MAX_UPLOAD_MB", int, 100, "Largest upload (notebook and annex files together), in MiB.", ("activities",)),
     Setting("KERNELS_FILE", Path, DEFAULT_KERNELS_FILE, "TOML table of the students' kernels and the kernelspec names notebooks carry for each (copies open on them).", ("activities",)),
+    Setting("SEED_SECRET_FILE", Path, lambda s: s["VAR_DIR"] / "keys" / "seed.secret", "File holding the secret that derives each student's random values in an activity (CAPYTALE_SEED, capytale_alea); a new secret gives every student new values.", ("activities",)),
+    Setting("GRADING_CELL_TIMEOUT", float, 30.0, "Seconds one cell may run when a student's notebook is re-run for grading or Vérifier; then it is interrupted and its check fails.", ("activities",)),
+    Setting("GRADING_TIMEOUT", float, 180.0, "Seconds a whole grading or Vérifier run may take, kernel start included; then the kernel is stopped and the checks not reached fail.", ("activities",)),
     # --- router ------------------------------------------------------------------
     Setting("ROUTER_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'router.sqlite').resolve()}", "Database of the router (placements).", ("router",), secret=True),
     Setting("ACTIVITIES_URL", str, "http://127.0.0.1:8102", "Internal URL of the activities service.", ("router",)),
@@ -116,7 +119,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("CULL_INTERVAL", int, 60, "Seconds between two passes of the idle culler.", ("spawner",)),
     Setting("HEARTBEAT_INTERVAL", float, 3.0, "Seconds between two node heartbeats.", ("spawner",)),
     Setting("STOP_SERVERS_ON_EXIT", bool, False, "Stop every student server when the spawner exits (else a new spawner adopts them).", ("spawner",)),
-    Setting("STUDENTS_ENV", str, "", "Prefix of the students' environment whose kernels students' servers run (process backend; python -m capytale.stack.students_env makes it). Containers have their own, in the image.", ("spawner",)),
+    Setting("STUDENTS_ENV", str, "", "Prefix of the students' environment whose kernels students' servers run (process backend; python -m capytale.stack.students_env makes it), and activities' local grading kernels. Containers have their own, in the image.", ("spawner", "activities")),
     Setting("AUTOSAVE_INTERVAL", int, 10, "Seconds between two autosaves of an open notebook (Notebook 7's own is 120): at most that much typing is lost when a server goes away.", ("spawner",)),
     Setting("JUPYTER_EXTENSIONS", str, "notebook,jupyterlab_rise", "Comma-separated server extensions a student's server loads.", ("spawner",)),
     # --- spawner, docker backend ---------------------------------------------------
@@ -202,7 +205,8 @@ def _unknown(env: str) -> str:
     return f"{env} is not a Capytale setting{hint} (python -m capytale.settings lists them)"
 
 
-_DEVELOPMENT_ONLY = ("SESSION_PRIVATE_KEY", "SESSION_PUBLIC_KEY", "USER_KEY_SECRET_FILE", "GRANT_PRIVATE_KEY", "GRANT_PUBLIC_KEY")
+_DEVELOPMENT_ONLY = ("SESSION_PRIVATE_KEY", "SESSION_PUBLIC_KEY", "USER_KEY_SECRET_FILE", "GRANT_PRIVATE_KEY", "GRANT_PUBLIC_KEY",
+                     "SEED_SECRET_FILE")
 
 
 def _refuse_insecure_defaults(settings: Settings) -> None:

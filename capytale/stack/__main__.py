@@ -13,6 +13,7 @@ from capytale.stack import haproxy, haproxy_errors
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import StartFailed
 from capytale.tokens import ensure_development_keys
+from services.activities.grading import seeds
 
 WELCOME = """
   Capytale tourne sur {url}
@@ -45,11 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     config.add_argument("--nodes", type=int, default=4)
     errors = sub.add_parser("haproxy-errors", help="write HAProxy's French error pages into a folder (compose/haproxy-errors)")
     errors.add_argument("folder", type=Path)
-    keys = sub.add_parser("keys", help="generate a set of keys and the user-key secret into a folder")
+    keys = sub.add_parser("keys", help="generate a set of keys, the user-key and the seed secrets into a folder")
     keys.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
     if args.command == "keys":
-        print(f"keys written to {ensure_development_keys(args.folder)}")
+        ensure_development_keys(args.folder)
+        seeds.ensure_secret(args.folder / "seed.secret")  # activities': each student's random values
+        print(f"keys written to {args.folder}")
         return 0
     if args.command == "haproxy-errors":
         print(f"HAProxy's error pages written to {haproxy_errors.write(args.folder)}")

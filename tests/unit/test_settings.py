@@ -40,7 +40,8 @@ def test_production_refuses_development_keys_and_login():
                                           "https://nb.capytale.example"])
 def test_production_refuses_students_servers_on_the_platforms_origin(asked):
     environ = {"CAPYTALE_PRODUCTION": "true", "CAPYTALE_PUBLIC_URL": "https://capytale.example",
-               "CAPYTALE_SESSION_PUBLIC_KEY": "/etc/capytale/session.pub"}
+               "CAPYTALE_SESSION_PUBLIC_KEY": "/etc/capytale/session.pub",
+               "CAPYTALE_SEED_SECRET_FILE": "/etc/capytale/seed.secret"}
     if asked:
         environ["CAPYTALE_NOTEBOOK_URL"] = asked
     with pytest.raises(SettingsError, match="NOTEBOOK_URL must give each student an origin apart"):
