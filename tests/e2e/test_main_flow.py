@@ -59,6 +59,9 @@ def test_two_students_each_get_their_own_server_and_copy(platform, teacher, stud
 
     # a code cell runs in a kernel, through HAProxy -> CHP -> Unix socket
     assert alice.run_code(link_a, "print(6 * 7)").strip() == "42"
+    # over Unix sockets, not TCP ports that a class's connections could take between pick and bind
+    transport = "import json, ipykernel; print(json.load(open(ipykernel.get_connection_file()))['transport'])"
+    assert alice.run_code(link_a, transport).strip() == "ipc"
 
     # Alice saves a change
     notebook = alice.contents(link_a).json()["content"]

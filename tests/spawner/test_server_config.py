@@ -14,10 +14,11 @@ from services.spawner.jupyter.spec import ServerSpec, parse_extensions
 SPEC = ServerSpec(user_key="kalice", root_dir="/data/users/kalice", socket_path="/run/1/kalice.sock",
                   base_url="/n/1/u/kalice/", log_path="/run/1/kalice.log", runtime_dir="/run/1/runtime/kalice",
                   grant_public_key="/keys/grant.pub", instance="start-1", students_env="/opt/students")
+KERNELS = Path("/tmp/capytale-kernels-kalice-x")
 
 
 def test_the_server_configuration():
-    config = server.server_config(SPEC, as_root=False)
+    config = server.server_config(SPEC, as_root=False, kernel_sockets=KERNELS)
     app = config.ServerApp
     assert (app.sock, app.sock_mode, app.base_url, app.root_dir) == (SPEC.socket_path, "0600", SPEC.base_url,
                                                                      SPEC.root_dir)
@@ -25,20 +26,32 @@ def test_the_server_configuration():
     assert app.jpserver_extensions == {"notebook": True, "jupyterlab_rise": False, "jupyter_lsp": False,
                                        "jupyter_server_terminals": False, "jupyterlab": False, "notebook_shim": False}
     assert isinstance(app.cookie_secret, bytes) and len(app.cookie_secret) == 32
-    assert server.server_config(SPEC, as_root=False).ServerApp.cookie_secret != app.cookie_secret
+    assert server.server_config(SPEC, as_root=False, kernel_sockets=KERNELS).ServerApp.cookie_secret != app.cookie_secret
     assert app.identity_provider_class.__name__ == "GrantIdentityProvider"
     assert config.GrantIdentityProvider.owner_key == "kalice"
-    assert config.ServerApp.allow_root is False and server.server_config(SPEC, as_root=True).ServerApp.allow_root
+    assert config.ServerApp.allow_root is False and server.server_config(SPEC, as_root=True, kernel_sockets=KERNELS).ServerApp.allow_root
     # kernels: the students' environment's, and no other (not the server's own Python, not the workspace's)
     assert app.kernel_spec_manager_class is server.StudentsKernelSpecs
     specs = server.StudentsKernelSpecs(config=config)
     assert specs.kernel_dirs == ["/opt/students/share/jupyter/kernels"] and specs.ensure_native_kernel is False
+    # kernels over Unix sockets in a short private folder: no TCP port to lose to another connection
+    assert config.KernelManager.transport == "ipc" and app.kernel_manager_class is server.StudentsKernels
+    assert server.StudentsKernels(config=config, connection_dir="/long/runtime").connection_dir == str(KERNELS)
+
+
+def test_the_kernels_sockets_folder_is_private_and_short_enough():
+    folder = server.kernel_sockets_dir(SPEC)
+    try:
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert len(f"{folder}/kernel-{'0' * 36}-ipc-9") <= server.SOCKET_PATH_MAX
+    finally:
+        folder.rmdir()
 
 
 def test_the_defaults_are_french_and_an_autosave_every_few_seconds(tmp_path):
     spec = dataclasses.replace(SPEC, runtime_dir=str(tmp_path / "runtime"), autosave_interval=7)
     written = server.write_lab_overrides(spec)
-    settings_dir = Path(server.server_config(spec, as_root=False).JupyterNotebookApp.app_settings_dir)
+    settings_dir = Path(server.server_config(spec, as_root=False, kernel_sockets=KERNELS).JupyterNotebookApp.app_settings_dir)
     assert settings_dir == written and not settings_dir.is_relative_to(spec.root_dir)
     overrides = json.loads((settings_dir / "overrides.json").read_text())
     assert overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "fr_FR"

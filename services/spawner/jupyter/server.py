@@ -9,17 +9,27 @@ module) and the autosave interval of the spec, written at start as the
 ``overrides.json`` of the notebook app's ``app_settings_dir`` in the server's
 runtime folder; a student may still choose another language, that choice is
 saved under ``<workspace>/.capytale/``.
+
+Kernels talk to their server over Unix sockets (ZeroMQ's ``ipc`` transport), in a
+private folder of the server's: over TCP, each kernel's five ports are picked free
+on the loopback and bound a moment later by the kernel, and under a class any
+connection's ephemeral port can take one in between; the kernel then dies with
+"Address already in use", and Jupyter's restarter keeps the same ports five times.
+The folder's path is short (a Unix socket's path is at most 107 bytes), under
+``/tmp``: the runtime folder's path may be too long.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Mapping
 
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Unicode, default
 from traitlets.config import Config
 
@@ -49,6 +59,17 @@ class StudentsKernelSpecs(KernelSpecManager):
     @default("kernel_dirs")
     def _only_the_students_environment(self) -> list[str]:
         return [self.folder]
+
+
+class StudentsKernels(AsyncMappingKernelManager):
+    """Jupyter's kernel manager, with the kernels' connection files, hence their Unix sockets, in
+    ``sockets_dir`` (the server gives it its own runtime folder, whose path may be too long)."""
+
+    sockets_dir = Unicode(config=True, help="folder of the kernels' connection files and sockets")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.connection_dir = self.sockets_dir
 
 
 # Extensions a server loads through a module of the platform's, which says what it changes.
@@ -96,7 +117,20 @@ def write_lab_overrides(spec: ServerSpec) -> Path:
     return folder
 
 
-def server_config(spec: ServerSpec, as_root: bool) -> Config:
+# jupyter_client names a kernel's sockets <connection folder>/kernel-<uuid>-ipc-<n>: 50 bytes after the folder
+SOCKET_PATH_MAX = 107
+KERNEL_SOCKET_NAME = len("/kernel-") + 36 + len("-ipc-") + 1
+
+
+def kernel_sockets_dir(spec: ServerSpec) -> Path:
+    """A new private folder, short enough for the kernels' Unix sockets, that the server removes at exit."""
+    folder = Path(tempfile.mkdtemp(prefix=f"capytale-kernels-{spec.user_key[:8]}-", dir="/tmp"))
+    if len(str(folder)) + KERNEL_SOCKET_NAME > SOCKET_PATH_MAX:  # pragma: no cover - /tmp is short
+        raise RuntimeError(f"{folder}: too long a path for the kernels' sockets")
+    return folder
+
+
+def server_config(spec: ServerSpec, as_root: bool, kernel_sockets: Path) -> Config:
     """The ServerApp configuration of one student's server."""
     config = Config()
     server = config.ServerApp
@@ -125,6 +159,9 @@ def server_config(spec: ServerSpec, as_root: bool) -> Config:
     server.contents_manager_class = StudentsContents  # a save on a full disk leaves the saved file whole
     config.StudentsKernelSpecs.folder = kernels_dir(spec.students_env)
     config.StudentsKernelSpecs.ensure_native_kernel = False
+    server.kernel_manager_class = StudentsKernels
+    config.KernelManager.transport = "ipc"  # never a TCP port that something else can take first
+    config.StudentsKernels.sockets_dir = str(kernel_sockets)
     config.JupyterNotebookApp.app_settings_dir = str(lab_settings_dir(spec))
     config.LabApp.app_settings_dir = str(lab_settings_dir(spec))  # a teacher's JupyterLab: the same defaults
     return config
@@ -141,6 +178,10 @@ def run(spec: ServerSpec) -> None:
     temporary.mkdir(parents=True, exist_ok=True)
     tempfile.tempdir = str(temporary)  # the zygote may have cached another one before the fork
     write_lab_overrides(spec)
-    app = ServerApp.instance(config=server_config(spec, as_root))
-    app.initialize(argv=[])
-    app.start()
+    kernel_sockets = kernel_sockets_dir(spec)
+    try:
+        app = ServerApp.instance(config=server_config(spec, as_root, kernel_sockets))
+        app.initialize(argv=[])
+        app.start()
+    finally:
+        shutil.rmtree(kernel_sockets, ignore_errors=True)
