@@ -4,7 +4,8 @@ Deleting hides the activity from its teacher and stops its share link (students
 are told it was deleted); the rows stay (``deleted_at`` is set), the master
 versions stay on storage, the students' copies stay in their own spaces where
 they can still open them, and a ZIP of everything (master, every copy, the list)
-is written to ``<data root>/archive/`` first: if that fails, nothing is deleted.
+is written to ``<data root>/archive/`` first: if that fails (a full disk: 507), nothing is
+deleted and no partial archive is left.
 """
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from services.activities.copies import copies_of
 from services.activities.exports import copies_csv, write_copies_zip
 from services.activities.masters import current_version
 from services.activities.models import Activity, utcnow
-from services.activities.storage import Storage
+from services.activities.storage import Storage, refused_when_full
 
 log = logging.getLogger("capytale.activities")
 
@@ -37,11 +39,18 @@ def delete_activity(session: Session, storage: Storage, activity: Activity) -> P
     target = archive_path(storage, activity, moment)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part")
-    with partial.open("wb") as out:
-        write_copies_zip(storage, views, out,
-                         master=(storage.master_dir(activity.id, version.number), f"_master v{version.number}"),
-                         listing=copies_csv(views, ARCHIVE_HEADERS, "yes", "no"))
-    partial.rename(target)
+    with refused_when_full(_("Le stockage de la plateforme est plein : l'archive de l'activité n'a pas pu être "
+                             "écrite, donc rien n'a été supprimé. Réessaie plus tard."),
+                           f"archiving activity {activity.id}"):
+        try:
+            with partial.open("wb") as out:
+                write_copies_zip(storage, views, out,
+                                 master=(storage.master_dir(activity.id, version.number), f"_master v{version.number}"),
+                                 listing=copies_csv(views, ARCHIVE_HEADERS, "yes", "no"))
+            partial.rename(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     activity.deleted_at = moment
     session.commit()
     log.info("activity %s (%s) deleted by its owner; %d copies archived in %s", activity.id, activity.code,

@@ -23,7 +23,7 @@ from services.activities.masters import current_version
 from services.activities.models import Activity, Copy, iso
 from services.activities.names import folder_name, inside
 from services.activities.protection import prepared_copy
-from services.activities.storage import Storage, modified_at
+from services.activities.storage import Storage, modified_at, refused_when_full
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,11 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
                              activity.instructions, kernels.current())
     if prepared is not None:
         contents[version.notebook] = prepared
-    storage.copy_missing(master, version.files, inside(storage.user_dir(student.key), folder), contents)
+    with refused_when_full(_("Le stockage de la plateforme est plein : ta copie de cette activité n'a pas pu être "
+                             "préparée. Réessaie dans un moment ; si cela dure, préviens ton enseignant·e."),
+                           f"copying activity {activity.id} for {student.uid}"):
+        # what was copied before the disk filled stays (whole files only): the next visit copies the rest
+        storage.copy_missing(master, version.files, inside(storage.user_dir(student.key), folder), contents)
     copy = Copy(activity_id=activity.id, uid=student.uid, name=student.name, user_key=student.key,
                 class_name=", ".join(student.classes), folder=folder, notebook=version.notebook,
                 version=version.number)

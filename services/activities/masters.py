@@ -3,8 +3,9 @@
 A master version is stored in one piece or not at all: its files are written in
 a staging folder, its rows added, the folder renamed to ``masters/<id>/<n>/``,
 and only then is the transaction committed; any failure removes what was
-written.  Students who already have a copy keep it whatever happens to the
-master; a new version only reaches the students who come after it.
+written (a full disk is then said to the teacher: 507, ``disk_full``).  Students
+who already have a copy keep it whatever happens to the master; a new version
+only reaches the students who come after it.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from capytale.errors import PlatformError
 from capytale.tokens import Identity
 from services.activities.codes import new_code
 from services.activities.models import Activity, Copy, MasterVersion, iso
-from services.activities.storage import Storage
+from services.activities.storage import Storage, refused_when_full
 from services.activities.uploads import Upload
 
 
@@ -59,24 +60,28 @@ def _clone_title(title: str) -> str:
 
 def _store_version(session: Session, storage: Storage, activity: Activity, number: int, notebook: str,
                    files: list[str], write: Callable[[Path], None]) -> Activity:
-    """Write a master version with ``write`` into staging, record it, publish it, commit: all or nothing."""
+    """Write a master version with ``write`` into staging, record it, publish it, commit: all or nothing
+    (a full disk too: a 507 once the staged files are gone and the rows rolled back)."""
     published = False
-    try:
-        with storage.staging() as staged:
-            write(staged)
-            session.add(activity)
-            session.flush()
-            session.add(MasterVersion(activity_id=activity.id, number=number, notebook=notebook, files=files))
-            activity.current_version = number
-            session.flush()
-            storage.publish(staged, activity.id, number)
-            published = True
-            session.commit()
-    except BaseException:
-        session.rollback()
-        if published:
-            storage.remove_version(activity.id, number)
-        raise
+    with refused_when_full(_("Le stockage de la plateforme est plein : rien n'a été enregistré. Réessaie plus "
+                             "tard ; si cela dure, préviens les personnes qui gèrent la plateforme."),
+                           f"storing version {number} of {activity.title!r}"):
+        try:
+            with storage.staging() as staged:
+                write(staged)
+                session.add(activity)
+                session.flush()
+                session.add(MasterVersion(activity_id=activity.id, number=number, notebook=notebook, files=files))
+                activity.current_version = number
+                session.flush()
+                storage.publish(staged, activity.id, number)
+                published = True
+                session.commit()
+        except BaseException:
+            session.rollback()
+            if published:
+                storage.remove_version(activity.id, number)
+            raise
     return activity
 
 

@@ -10,9 +10,14 @@ failed upload leaves nothing.  A student's files are copied without ever
 replacing one that exists: each file is written aside, then hard-linked to its
 name, which fails when the name is taken (two requests of the same student at
 once cannot clobber each other, nor a file the student has changed).
+
+A full disk (or a spent quota) met while writing is :func:`refused_when_full`'s
+507 ``disk_full`` refusal, once the writer has removed what it had written:
+never a half-written file under a name the platform or a student reads.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -30,6 +35,7 @@ from services.activities.names import inside
 
 USER_KEY = re.compile(r"[a-z0-9]{1,64}")  # auth's keys are lower-case base32; anything else is a bug
 STAGING_PREFIX = ".incoming-"
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # no room left on the device, or in the quota
 
 
 def init_app(app: Flask) -> None:
@@ -40,6 +46,19 @@ def init_app(app: Flask) -> None:
 def current() -> Storage:
     """The storage of the app handling this request."""
     return current_app.extensions["activities.storage"]
+
+
+@contextmanager
+def refused_when_full(user_message: str, writing: str) -> Iterator[None]:
+    """A full disk or quota met in the block becomes a 507 :class:`PlatformError` saying ``user_message``
+    (``writing`` says what, in the log); any other error goes up unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        raise PlatformError(user_message, log_message=f"storage full while {writing}: {exc}", reason="disk_full",
+                            status=507, heading=_("Stockage plein")) from exc
 
 
 class Storage:
@@ -128,16 +147,16 @@ def _copy_without_replacing(source: Path, destination: Path, content: bytes | No
     if destination.exists():
         return
     aside = destination.parent / f".capytale-{secrets.token_hex(8)}.part"
-    if content is None:
-        shutil.copyfile(source, aside)
-    else:
-        aside.write_bytes(content)
     try:
+        if content is None:
+            shutil.copyfile(source, aside)
+        else:
+            aside.write_bytes(content)
         os.link(aside, destination)  # atomic, and refuses an existing name
     except FileExistsError:
         pass  # another request of the same student was first: its file stays
     finally:
-        aside.unlink()
+        aside.unlink(missing_ok=True)  # also what a full disk left half-written
 
 
 def modified_at(path: Path) -> datetime | None:

@@ -131,11 +131,13 @@ def ensure_copy(code: str) -> dict:
         message = heading = None
     if answer.status_code == 404:
         message = message or _("Ce lien d'activité n'existe pas. Vérifie-le auprès de ton enseignant·e.")
+    status, reason = answer.status_code if answer.status_code < 500 else 502, f"activities_{answer.status_code}"
+    if answer.status_code == 507 and message:  # the storage is full: said as it is, not as a failing service
+        status, reason = 507, "disk_full"
     raise PlatformError(
         message or _("Ta copie n'a pas pu être préparée. Réessaie dans un instant."),
         log_message=f"activities answered {answer.status_code} for share code {code!r}",
-        reason=f"activities_{answer.status_code}", status=answer.status_code if answer.status_code < 500 else 502,
-        heading=heading,
+        reason=reason, status=status, heading=heading,
     )
 
 
