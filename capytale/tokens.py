@@ -137,6 +137,7 @@ class Grant:
     role: str
     jti: str
     exp: int
+    session: str  # the visitor's platform session (``sid``): its single logout closes the server to them
 
 
 class GrantSigner:
@@ -145,11 +146,15 @@ class GrantSigner:
         self.lifetime = lifetime
 
     def issue(self, server: str, instance: str, visitor: Identity, now: float | None = None) -> str:
+        """A grant for ``visitor`` to open ``server``'s start ``instance``, bound to the visitor's session."""
+        if not visitor.sid:
+            raise ValueError("a grant names the session it is issued for: the identity has no sid")
         now = time.time() if now is None else now
         claims = {
             "aud": GRANT_AUDIENCE_PREFIX + server,
             "ins": instance,
             "sub": visitor.key,
+            "sid": visitor.sid,
             "name": visitor.name,
             "role": visitor.role,
             "jti": secrets.token_urlsafe(16),
@@ -164,11 +169,13 @@ class GrantVerifier:
         self._key = public_key
 
     def verify(self, token: str, server: str, instance: str) -> Grant:
-        claims = _decode(token, self._key, GRANT_AUDIENCE_PREFIX + server, ("sub", "jti", "exp", "ins"))
+        claims = _decode(token, self._key, GRANT_AUDIENCE_PREFIX + server, ("sub", "jti", "exp", "ins", "sid"))
         if claims["ins"] != instance:
             raise InvalidToken("grant for another start of this server")
+        if not isinstance(claims["sid"], str) or not claims["sid"]:
+            raise InvalidToken("grant without a session")
         return Grant(server=server, instance=instance, visitor=claims["sub"], name=claims.get("name", ""),
-                     role=claims.get("role", ""), jti=claims["jti"], exp=claims["exp"])
+                     role=claims.get("role", ""), jti=claims["jti"], exp=claims["exp"], session=claims["sid"])
 
 
 def _decode(token: str, key: Ed25519PublicKey, audience: str, required: tuple[str, ...]) -> dict:

@@ -1,5 +1,7 @@
+import dataclasses
 import time
 
+import jwt
 import pytest
 
 from capytale.tokens import (GrantSigner, GrantVerifier, InvalidToken, SessionSigner, SessionVerifier,
@@ -42,3 +44,18 @@ def test_a_grant_opens_only_the_server_it_names(keys):
         verifier.verify(token, "someone-else", "start-1")
     with pytest.raises(InvalidToken, match="another start"):
         verifier.verify(token, alice.key, "start-2")  # the server was restarted since
+
+
+def test_a_grant_names_the_session_it_was_issued_for(keys):
+    alice = make_identity("alice", "student")
+    token = GrantSigner(keys["a"][0], 60).issue(alice.key, "start-1", alice)
+    assert GrantVerifier(keys["a"][1]).verify(token, alice.key, "start-1").session == alice.sid
+    with pytest.raises(ValueError, match="no sid"):  # a grant bound to no session could outlive a logout
+        GrantSigner(keys["a"][0], 60).issue(alice.key, "start-1", dataclasses.replace(alice, sid=""))
+
+
+def test_a_grant_without_a_session_is_refused(keys):
+    claims = {"aud": "capytale-grant:k", "ins": "i1", "sub": "k", "jti": "j", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, keys["a"][0], algorithm="EdDSA")
+    with pytest.raises(InvalidToken, match="sid"):
+        GrantVerifier(keys["a"][1]).verify(token, "k", "i1")
