@@ -8,6 +8,7 @@ the end.  An agent's log is attached to the report of a failed test.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -262,12 +263,14 @@ def student() -> Identity:
     """A new student (unique user key) for each test."""
     number = next(_user_numbers)
     return Identity(uid=f"eleve{number}", name=f"Élève n°{number}", role="student",
-                    key=f"k{secrets.token_hex(8)}{number:03d}"[:20])
+                    key=f"k{secrets.token_hex(8)}{number:03d}"[:20], sid=secrets.token_urlsafe(12))
 
 
 def issue_grant(node: Node, server: str, visitor: Identity, now: float | None = None) -> str:
     """A grant, signed with ``node``'s development key, to open ``server``'s notebook server as ``visitor``
-    (naming the server's current start, as the router does from the ``server.ensure`` reply)."""
+    (naming the server's current start, as the router does from the ``server.ensure`` reply, and the
+    visitor's session: one of its own when ``visitor`` names none)."""
+    visitor = visitor if visitor.sid else dataclasses.replace(visitor, sid=f"session-of-{visitor.key}")
     state = node.run_dir / f"{server}.json"
     instance = json.loads(state.read_text())["instance"] if state.exists() else "no-such-start"
     return GrantSigner(load_private_key(node.var_dir / "keys" / "grant.key")).issue(server, instance, visitor, now=now)
