@@ -172,8 +172,9 @@ def notebook_to_grade(teacher: bytes | str | dict | NotebookNode, student: bytes
 
     by_student_index = {index: check for check in all_checks if (index := found.get(check.id)) is not None}
     locked_at = {anchors[t]: cell for t, cell in locked.items() if t in anchors and anchors[t] not in by_student_index}
-    assembly = Assembly(notebook=nbformat.v4.new_notebook(metadata=_metadata(teacher)), checks=checks,
+    assembly = Assembly(notebook=nbformat.v4.new_notebook(), checks=checks,
                         tampering=[t for t in tampering if t.check_id in wanted])
+    assembly.notebook.metadata.update(_metadata(teacher))
     remaining = {check.id for check in checks}
 
     def emit_check(check: Check) -> None:
