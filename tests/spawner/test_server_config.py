@@ -39,11 +39,14 @@ def test_the_server_configuration():
     assert server.StudentsKernels(config=config, connection_dir="/long/runtime").connection_dir == str(KERNELS)
 
 
-def test_the_kernels_sockets_folder_is_private_and_short_enough():
-    folder = server.kernel_sockets_dir(SPEC)
+def test_the_kernels_sockets_folder_is_private_short_and_new_at_each_start():
+    spec = dataclasses.replace(SPEC, user_key="ktestsockets" + "x" * 8)
+    folder = server.kernel_sockets_dir(spec)
     try:
         assert folder.stat().st_mode & 0o777 == 0o700
         assert len(f"{folder}/kernel-{'0' * 36}-ipc-9") <= server.SOCKET_PATH_MAX
+        (folder / "kernel-left-by-a-killed-server-ipc-1").write_text("")
+        assert server.kernel_sockets_dir(spec) == folder and not any(folder.iterdir())
     finally:
         folder.rmdir()
 

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Mapping
@@ -123,9 +124,27 @@ KERNEL_SOCKET_NAME = len("/kernel-") + 36 + len("-ipc-") + 1
 
 
 def kernel_sockets_dir(spec: ServerSpec) -> Path:
-    """A new private folder, short enough for the kernels' Unix sockets, that the server removes at exit."""
-    folder = Path(tempfile.mkdtemp(prefix=f"capytale-kernels-{spec.user_key[:8]}-", dir="/tmp"))
-    if len(str(folder)) + KERNEL_SOCKET_NAME > SOCKET_PATH_MAX:  # pragma: no cover - /tmp is short
+    """The folder of this server's kernels' sockets, new, private, short enough for them.
+
+    Its name is the student's (``/tmp/capytale-kernels-<key>``), so that what a server killed hard
+    left is removed by the next start of the same student's server; the server removes it at exit.
+    A folder of that name that is not this user's own (someone else made it first) is left alone
+    for a random one."""
+    folder = Path("/tmp") / f"capytale-kernels-{spec.user_key}"
+    try:
+        found = folder.lstat()
+    except FileNotFoundError:
+        found = None
+    if found is not None and stat.S_ISDIR(found.st_mode) and found.st_uid == os.geteuid():
+        shutil.rmtree(folder)
+        found = None
+    try:
+        if found is not None:
+            raise FileExistsError(folder)
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        folder = Path(tempfile.mkdtemp(prefix="capytale-kernels-", dir="/tmp"))
+    if len(str(folder)) + KERNEL_SOCKET_NAME > SOCKET_PATH_MAX:  # pragma: no cover - /tmp and keys are short
         raise RuntimeError(f"{folder}: too long a path for the kernels' sockets")
     return folder
 
