@@ -99,6 +99,8 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("SEED_SECRET_FILE", Path, lambda s: s["VAR_DIR"] / "keys" / "seed.secret", "File holding the secret that derives each student's random values in an activity (CAPYTALE_SEED, capytale_alea); a new secret gives every student new values.", ("activities",)),
     Setting("GRADING_CELL_TIMEOUT", float, 30.0, "Seconds one cell may run when a student's notebook is re-run for grading or Vérifier; then it is interrupted and its check fails.", ("activities",)),
     Setting("GRADING_TIMEOUT", float, 180.0, "Seconds a whole grading or Vérifier run may take, kernel start included; then the kernel is stopped and the checks not reached fail.", ("activities",)),
+    Setting("CLOSING_INTERVAL", float, 15.0, "Seconds between two sweeps for activities whose closing time has passed (their copies handed in and made read-only); 0: only when someone reaches the activity.", ("activities",)),
+    Setting("CLOCK_FILE", str, "", "Tests only, refused in production: a file whose ISO 8601 moment is activities' 'now' for opening and closing times (empty or missing file: the real clock).", ("activities",)),
     # --- router ------------------------------------------------------------------
     Setting("ROUTER_DATABASE_URL", str, lambda s: f"sqlite:///{(s['VAR_DIR'] / 'router.sqlite').resolve()}", "Database of the router (placements).", ("router",), secret=True),
     Setting("ACTIVITIES_URL", str, "http://127.0.0.1:8102", "Internal URL of the activities service.", ("router",)),
@@ -217,6 +219,8 @@ def _refuse_insecure_defaults(settings: Settings) -> None:
             raise SettingsError(f"{PREFIX}{name} must be set in production (the default is a development key)")
     if settings.get("DEV_LOGIN"):
         raise SettingsError(f"{PREFIX}DEV_LOGIN is refused in production")
+    if settings.get("CLOCK_FILE"):
+        raise SettingsError(f"{PREFIX}CLOCK_FILE is for tests only: refused in production (the clock must be the real one)")
     if "NOTEBOOK_URL" in settings and (KEY not in settings["NOTEBOOK_URL"] or
                                        origin(settings["NOTEBOOK_URL"]) == origin(settings["PUBLIC_URL"])):
         raise SettingsError(f"{PREFIX}NOTEBOOK_URL must give each student an origin apart from {PREFIX}PUBLIC_URL "

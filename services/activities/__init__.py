@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from flask import Flask, redirect
 
 from capytale import db, web
-from services.activities import api, kernels, models, pages, presence, storage
+from services.activities import api, clock, evaluation_api, kernels, models, pages, presence, storage, window
 
 URL_PREFIX = "/activities"
 
@@ -26,7 +26,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage.init_app(app)
     kernels.init_app(app)
     presence.init_app(app)
+    clock.init_app(app)
+    window.init_app(app)
     pages.init_app(app)
     app.register_blueprint(api.bp, url_prefix=f"{URL_PREFIX}/api")
+    app.register_blueprint(evaluation_api.bp, url_prefix=f"{URL_PREFIX}/api")
     app.add_url_rule("/", "root", lambda: redirect(f"{URL_PREFIX}/"))
     return app

@@ -1,8 +1,9 @@
 """The JSON interface, under ``/activities/api``.
 
 For teachers (and scripts acting for them): create an activity, list one's
-activities, list the students' copies of one's activity, fetch a copy's
-notebook as it is on storage.  For the router, acting for a student with the
+activities, list the students' copies of one's activity (with their state and
+grade), fetch a copy's notebook as it is on storage or as it was handed in.
+The evaluation loop's calls are in :mod:`evaluation_api`.  For the router, acting for a student with the
 student's own session token: ensure the student's copy of a shared activity.
 """
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext as _
 
 from capytale import db, web
+from capytale.errors import PlatformError
 from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
-from services.activities import events, kernels, presence, storage
-from services.activities.access import teachers_activity, teachers_copy
+from services.activities import clock, events, kernels, presence, storage, window
+from services.activities.access import reachable_activity, teachers_activity, teachers_copy
 from services.activities.copies import copies_of, ensure_copy, read_notebook
+from services.activities.evaluation import evaluation_json
+from services.activities.snapshots import read_snapshot
 from services.activities.masters import activity_json, create_activity, owned_activities
 from services.activities.uploads import read_switch, read_upload
 
@@ -51,30 +56,40 @@ def list_activities():
     """The caller's activities, newest first, each with how many students have a copy."""
     public_url = web.settings()["PUBLIC_URL"]
     summaries = owned_activities(db.session(), current_identity().uid)
-    return jsonify([activity_json(s.activity, s.notebook, public_url) | {"copies": s.copies} for s in summaries])
+    return jsonify([activity_json(s.activity, s.notebook, public_url) | window.window_json(s.activity)
+                    | {"copies": s.copies} for s in summaries])
 
 
 @bp.get("/activities/<id:activity_id>/copies")
 @login_required("teacher")
 def list_copies(activity_id: int):
-    """The students' copies of the caller's activity, with when each was last saved."""
-    views = copies_of(db.session(), storage.current(), teachers_activity(activity_id), presence.working_now())
-    return jsonify([view.as_json() for view in views])
+    """The students' copies of the caller's activity, with when each was last saved, its state and grade."""
+    activity = teachers_activity(activity_id)
+    window.close_if_due(db.session(), storage.current(), activity, clock.now())
+    views = copies_of(db.session(), storage.current(), activity, presence.working_now())
+    return jsonify([view.as_json() | evaluation_json(activity, view.copy) for view in views])
 
 
 @bp.get("/activities/<id:activity_id>/copies/<uid>/notebook")
 @login_required("teacher")
 def copy_notebook(activity_id: int, uid: str):
-    """A student's notebook, the bytes on storage now."""
-    content = read_notebook(storage.current(), teachers_copy(activity_id, uid)[1])
+    """A student's notebook, the bytes on storage now; ``?version=handed_in``: the snapshot handed in."""
+    copy = teachers_copy(activity_id, uid)[1]
+    version = request.args.get("version", "current")
+    if version not in ("current", "handed_in"):
+        raise PlatformError(_("« version » doit être « current » ou « handed_in »."),
+                            log_message=f"version {version!r}", reason="bad_version", status=400)
+    content = read_snapshot(storage.current(), copy) if version == "handed_in" else read_notebook(storage.current(), copy)
     return Response(content, mimetype=NOTEBOOK_MIMETYPE, headers={"Cache-Control": "no-store"})
 
 
 @bp.put("/share/<code>/copy")
 @login_required()
 def ensure_student_copy(code: str):
-    """Ensure the caller's copy of the activity shared as ``code`` (the router calls this)."""
+    """Ensure the caller's copy of the activity shared as ``code`` (the router calls this), once the activity's
+    time window lets them in (403 saying when otherwise)."""
     student = current_identity()
+    reachable_activity(code)
     ensured = ensure_copy(db.session(), storage.current(), code, student)
     if ensured.created:
         log.info("copy of activity %s made for %s in %r", ensured.activity.id, student.uid, ensured.copy.folder)

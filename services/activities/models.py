@@ -1,5 +1,10 @@
 """The activities service's tables: activities, their master versions, students' copies.
 
+An activity has a time window (``opens_at``, ``closes_at``, what ``after_close``
+does) and a grading scale; a copy has a state (``en_cours`` → ``rendue`` →
+``corrigee``), the snapshot frozen when it was handed in and the teacher's
+feedback (:mod:`services.activities.evaluation`).
+
 Only this service reads these tables; they live on their own metadata, made by the
 revisions in ``migrations/versions/`` (a change here comes with a new revision).
 """
@@ -8,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from capytale.db import Schema
@@ -51,6 +56,13 @@ class Activity(Base):
     protect_cells: Mapped[bool] = mapped_column(Boolean, default=False)  # master cells read-only in new copies
     cloned_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the time window (UTC): before opens_at no student gets in; at closes_at the copies are handed in
+    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    after_close: Mapped[str] = mapped_column(String(16), default="read_only")  # read_only or hidden
+    closing_done_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # that closes_at
+    grading: Mapped[str] = mapped_column(String(16), default="points")  # points (out of grade_max) or levels
+    grade_max: Mapped[int] = mapped_column(Integer, default=20)
 
 
 class MasterVersion(Base):
@@ -81,6 +93,17 @@ class Copy(Base):
     notebook: Mapped[str] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="en_cours")  # en_cours, rendue, corrigee
+    handed_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    handed_in_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # student, closing
+    snapshot: Mapped[str | None] = mapped_column(String(255), nullable=True)  # under the data root, frozen
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")  # the teacher's appréciation
+    grade: Mapped[float | str | None] = mapped_column(JSON, nullable=True)  # a number on the scale, or a level
+    cell_notes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # cell id -> the teacher's note
+    corrected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    feedback_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # proposed by the autograding, else None
 
 
 SCHEMA = Schema("activities", Base.metadata, Path(__file__).with_name("migrations"))

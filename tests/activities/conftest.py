@@ -17,7 +17,7 @@ from services.activities import create_app, models
 from tests.activities.support import DICE, Person, upload
 from tests.conftest import make_identity
 
-LIMITS = {"MAX_NOTEBOOK_MB": 1, "MAX_UPLOAD_MB": 3}
+LIMITS = {"MAX_NOTEBOOK_MB": 1, "MAX_UPLOAD_MB": 3, "CLOSING_INTERVAL": 0}  # closings applied when reached
 
 TEST_TOPOLOGY = Topology(f"capytale-test-{secrets.token_hex(4)}")  # never a running platform's exchange
 

@@ -36,6 +36,14 @@ def test_production_refuses_development_keys_and_login():
     assert load("auth", environ={"CAPYTALE_PRODUCTION": "true", **explicit})["PRODUCTION"] is True
 
 
+def test_production_refuses_a_test_clock():
+    explicit = {f"CAPYTALE_{n}": "/etc/capytale/x" for n in ("SESSION_PUBLIC_KEY", "SEED_SECRET_FILE")}
+    with pytest.raises(SettingsError, match="CLOCK_FILE is for tests only: refused in production"):
+        load("activities", environ={"CAPYTALE_PRODUCTION": "true", "CAPYTALE_CLOCK_FILE": "/tmp/clock",
+                                    "CAPYTALE_NOTEBOOK_URL": "https://{key}.nb.capytale.example", **explicit})
+    assert load("activities", environ={"CAPYTALE_CLOCK_FILE": "/tmp/clock"})["CLOCK_FILE"] == "/tmp/clock"
+
+
 @pytest.mark.parametrize("asked", [None, "https://capytale.example/", "https://capytale.example:443/n/",
                                           "https://nb.capytale.example"])
 def test_production_refuses_students_servers_on_the_platforms_origin(asked):

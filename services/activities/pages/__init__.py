@@ -13,23 +13,15 @@ filter (Paris time), who is asking, how a refusal is shown.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
-from flask_babel import gettext as _
 
 from capytale.errors import PlatformError
 from capytale.web import current_identity
-from services.activities.models import as_utc
+from services.activities.times import local_input, when
 
 log = logging.getLogger("capytale.activities")
-
-try:
-    TEACHERS_TIME = ZoneInfo("Europe/Paris")
-except ZoneInfoNotFoundError:  # a system without time zone data: say the times are UTC
-    TEACHERS_TIME = timezone.utc
 
 
 def init_app(app: Flask) -> None:
@@ -37,18 +29,10 @@ def init_app(app: Flask) -> None:
     from services.activities.pages import copies, downloads, teacher
 
     app.add_template_filter(when, "when")
+    app.add_template_filter(local_input, "local_input")
     app.context_processor(lambda: {"identity": current_identity()})
     for blueprint in (teacher.bp, copies.bp, downloads.bp):
         app.register_blueprint(blueprint, url_prefix=app.config["URL_PREFIX"])
-
-
-def when(moment: datetime | None) -> str:
-    """A date and time in the teachers' time zone (``12/03/2025 à 14:05``, ``12/03/2025 at 14:05``)."""
-    if moment is None:
-        return "—"
-    local = as_utc(moment).astimezone(TEACHERS_TIME)
-    text = _("%(day)s à %(time)s", day=local.strftime("%d/%m/%Y"), time=local.strftime("%H:%M"))
-    return text + (" UTC" if TEACHERS_TIME is timezone.utc else "")
 
 
 def refused(refusal: PlatformError) -> tuple[str, int]:
