@@ -10,7 +10,7 @@ from services.activities.grading import find_checks, notebook_to_grade, student_
 from services.activities.grading.assembly import CHANGED, DELETED
 from services.activities.grading.cells import without_hidden_tests
 from services.activities.grading.reading import as_bytes
-from tests.activities.grading_notebooks import (DEMO02, HIDDEN_MARK, SQUARES_RIGHT, SUM_RIGHT, cell_with,
+from tests.activities.grading_notebooks import (DEMO02, HIDDEN_MARK, PROBLEM1, SQUARES_RIGHT, SUM_RIGHT, cell_with,
                                                 problem1_student, problem1_teacher, read, remove_cell)
 
 
@@ -149,3 +149,9 @@ def test_a_student_cell_claiming_to_be_a_check_changes_nothing():
                                                                                            "points": 100}}}))
     assembly = notebook_to_grade(teacher, as_bytes(student))
     assert [c.id for c in assembly.checks] == [c.id for c in find_checks(teacher)]
+
+
+def test_a_notebook_with_nothing_to_hide_is_copied_as_the_teacher_sent_it():
+    assert student_version(read(PROBLEM1)).changed and student_version(read(DEMO02)).changed
+    plain = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    assert not student_version(plain).changed

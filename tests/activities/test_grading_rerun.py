@@ -155,3 +155,24 @@ def test_the_annex_files_come_without_the_teachers_notebook(runner, tmp_path):
         "import os\nassert open('donnees.txt').read() == '42'\nassert not os.path.exists('sujet.ipynb')",
         metadata={"capytale": {"check": {"id": "fichiers"}}})])
     assert regrade(teacher, teacher, runner, files=files).score == 1.0
+
+
+def test_a_run_that_takes_too_long_is_stopped_and_what_it_did_not_reach_fails(students_env):
+    runner = LocalRunner(students_env, cell_timeout=60, timeout=10)
+    teacher = problem1_teacher(hidden=False)
+    endless = "def sum_of_squares(n):\n    while n == 11:\n        pass\n    return sum(squares(n))"
+    report = regrade(teacher, problem1_student(teacher, SQUARES_RIGHT, endless), runner)
+    by_id = {check.id: check for check in report.checks}
+    assert report.stopped == "timeout"
+    assert by_id["correct_squares"].passed and by_id["correct_sum_of_squares"].status == "timeout"
+    assert by_id["sum_of_squares_uses_squares"].status == "not_run" and report.score == 2.0
+
+
+def test_a_student_who_kills_the_kernel_only_loses_the_checks_after(runner):
+    teacher = problem1_teacher(hidden=False)
+    dying = "import os\n\ndef sum_of_squares(n):\n    os._exit(3)"
+    report = regrade(teacher, problem1_student(teacher, SQUARES_RIGHT, dying), runner)
+    by_id = {check.id: check for check in report.checks}
+    assert report.stopped == "kernel_died" and by_id["correct_squares"].passed
+    assert not by_id["correct_sum_of_squares"].passed and by_id["sum_of_squares_uses_squares"].status == "not_run"
+    assert report.score == 2.0

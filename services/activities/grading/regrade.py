@@ -109,17 +109,19 @@ def _result(check: Check, failing: CellRun | None) -> CheckResult:
 
 
 def regrade(teacher: bytes | str | dict | NotebookNode, student: bytes | str | dict | NotebookNode, runner: Runner,
-            *, files: Path | None = None, seed: int | None = None) -> GradeReport:
+            *, files: Path | None = None, seed: int = 0) -> GradeReport:
     """Re-run the teacher's checks, hidden tests included, on ``student``'s notebook (the snapshot
     handed in) in a fresh kernel of ``runner``.
 
     ``files``: the master version's folder (its annex files are copied for the run, its notebooks
-    never); ``seed``: the student's (:func:`.seeds.seed_for`), given to the kernel as ``CAPYTALE_SEED``.
+    never); ``seed``: the one the student's kernel had, given to this one as ``CAPYTALE_SEED``:
+    :func:`.seeds.seed_for` for a copy made with its seed file, 0 for one made without (its
+    ``capytale_alea`` said 0).
     Raises :class:`.RunnerError` when no kernel could run (nothing is graded then)."""
     teacher = as_notebook(teacher)
     assembly = notebook_to_grade(teacher, student, hidden_tests=True)
     run = RunResult(cells=())
     if assembly.checks:
-        run = runner.run(assembly.notebook, files, kernel_environment(seed) if seed is not None else {})
+        run = runner.run(assembly.notebook, files, kernel_environment(seed))
     return GradeReport(checks=tuple(check_results(assembly, run)), tampering=tuple(assembly.tampering),
                        manual=tuple(manual_parts(teacher)), stopped=run.stopped, seconds=run.seconds)

@@ -204,18 +204,28 @@ class LocalRunner(Runner):
                               "traceback": []},
             record_timing=False, store_widget_state=False, skip_cells_with_tag="",
             resources={"metadata": {"path": str(work)}}, on_cell_execute=started, on_cell_executed=executed)
+        timed_out = False
+
+        async def watchdog() -> None:  # the whole run's limit: the kernel is killed, nbclient sees it dead
+            nonlocal timed_out
+            await asyncio.sleep(self.timeout)
+            timed_out = True
+            self._kill(manager)
+
         stopped = ""
+        limit = asyncio.ensure_future(watchdog())
         try:
-            await asyncio.wait_for(client.async_execute(env=env), self.timeout)
-        except asyncio.TimeoutError:
-            stopped = TIMEOUT
+            await client.async_execute(env=env)
         except DeadKernelError:
             stopped = "kernel_died"
         except Exception as exc:  # the kernel did not start, or nbclient failed
             log.warning("grading run stopped: %r", exc)
             stopped = "failed"
         finally:
+            limit.cancel()
             await self._stop(manager, client)
+        if stopped and timed_out:
+            stopped = TIMEOUT
         if stopped and not running and all(run.status == NOT_RUN for run in runs):
             # no student code ran: the kernel did not start (or answer) in time, nobody's answer is to blame
             raise RunnerError(f"grading kernel {kernel!r} did not run ({stopped})")
@@ -226,14 +236,20 @@ class LocalRunner(Runner):
         return RunResult(cells=tuple(runs), stopped=stopped, seconds=time.monotonic() - began)
 
     @staticmethod
-    async def _stop(manager: AsyncKernelManager, client: NotebookClient) -> None:
-        """Kill the kernel and whatever it started, then let jupyter_client clean up after it."""
+    def _kill(manager: AsyncKernelManager) -> None:
+        """Kill the kernel and whatever it started: it leads a session of its own, and while it is not
+        reaped its pid names nothing else."""
         process = getattr(getattr(manager, "provisioner", None), "process", None)
         if process is not None and process.poll() is None:
-            try:  # the kernel leads a session of its own; not yet reaped, its pid names nothing else
+            try:
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+    @classmethod
+    async def _stop(cls, manager: AsyncKernelManager, client: NotebookClient) -> None:
+        """Kill the kernel, then let jupyter_client clean up after it."""
+        cls._kill(manager)
         if client.kc is not None:
             client.kc.stop_channels()
         try:

@@ -117,7 +117,7 @@ def visible_checks(teacher: bytes | str | dict | NotebookNode) -> list[Check]:
 
 def self_check(teacher: bytes | str | dict | NotebookNode, student: bytes | str | dict | NotebookNode,
                runner: Runner, store: AttemptStore, *, student_key: str, activity_id: int | str,
-               only: Iterable[str] | None = None, files: Path | None = None, seed: int | None = None) -> SelfCheckReport:
+               only: Iterable[str] | None = None, files: Path | None = None, seed: int = 0) -> SelfCheckReport:
     """Run the visible checks (``only``: these ids; unknown ones are ignored) on ``student``'s current
     notebook, counting an attempt per check run.  Raises :class:`.RunnerError` (attempts given back)
     when no kernel could run."""
@@ -136,7 +136,7 @@ def self_check(teacher: bytes | str | dict | NotebookNode, student: bytes | str 
     if taken:
         assembly = notebook_to_grade(teacher, student, hidden_tests=False, only=taken)
         try:
-            run = runner.run(assembly.notebook, files, kernel_environment(seed) if seed is not None else {})
+            run = runner.run(assembly.notebook, files, kernel_environment(seed))
         except RunnerError:
             for check_id in taken:
                 store.give_back(student_key, activity_id, check_id)

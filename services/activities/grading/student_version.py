@@ -41,6 +41,7 @@ class StudentVersion:
     notebook: NotebookNode
     checks: tuple[Check, ...]  # the teacher's: hidden tests included, never to be sent to a student
     manual: tuple[ManualPart, ...]
+    changed: bool  # False: nothing to hide or protect, the teacher's file may be copied byte for byte
 
     def as_bytes(self) -> bytes:
         return as_bytes(self.notebook)
@@ -53,6 +54,7 @@ class StudentVersion:
 def student_version(teacher: bytes | str | dict | NotebookNode) -> StudentVersion:
     """What students get of the teacher's notebook (see the module's docstring)."""
     notebook = as_notebook(teacher)
+    original = as_notebook(notebook)
     checks = find_checks(notebook)
     manual = manual_parts(notebook)
     stub = code_stub(language_of(notebook))
@@ -77,7 +79,7 @@ def student_version(teacher: bytes | str | dict | NotebookNode) -> StudentVersio
         if check is not None or is_locked(cell):
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
-    return StudentVersion(notebook=notebook, checks=tuple(checks), manual=tuple(manual))
+    return StudentVersion(notebook=notebook, checks=tuple(checks), manual=tuple(manual), changed=notebook != original)
 
 
 def _clear_outputs(cell: NotebookNode) -> None:
