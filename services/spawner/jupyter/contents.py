@@ -16,6 +16,15 @@ on any failure the new file is removed.  A full disk answers 507 with a French
 message, which Notebook's own dialog shows; the edits stay in the page, and the
 next save once there is room writes them.  (The server has no catalogue: its few
 texts are French, like ``templates/not_yours.html``.)
+
+A file without any write permission bit is **read-only** to the student, even for a
+server running as root (the process backend), where the system itself would let it
+be written: that is how the platform marks a copy that was handed in (the activities
+service removes the bits, and gives them back with the copy).  Such a file is listed
+``writable: false`` (Notebook 7 then shows "read-only", stops autosaving, and says so
+when the student saves), and its saving, renaming, deleting, restoring from a
+checkpoint (and the renaming or deleting of a folder that holds one) are refused with
+Jupyter's own 403 and a French message, the file untouched.
 """
 from __future__ import annotations
 
@@ -91,6 +100,33 @@ def full_disk_refused(message: str) -> Iterator[None]:
         raise HTTPError(507, message, reason="disk_full") from exc  # the JSON's reason, as the platform's
 
 
+READ_ONLY_MESSAGE = ("« {name} » est en lecture seule : cette copie a été rendue. Tu peux la lire et exécuter ses "
+                     "cellules, mais plus la modifier ; si tu dois encore y travailler, demande à ton enseignant·e "
+                     "de te la rendre.")
+
+
+def is_read_only(os_path: str) -> bool:
+    """A regular file with no write permission bit (a link is followed, as Jupyter follows it)."""
+    try:
+        info = os.stat(os_path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and not info.st_mode & 0o222
+
+
+def read_only_inside(os_path: str) -> str | None:
+    """``os_path`` itself if it is read-only, else the first read-only file under it (a folder); None if none."""
+    if is_read_only(os_path):
+        return os_path
+    if not os.path.isdir(os_path) or os.path.islink(os_path):
+        return None
+    for parent, _folders, files in os.walk(os_path, followlinks=False):
+        for name in files:
+            if is_read_only(os.path.join(parent, name)):
+                return os.path.join(parent, name)
+    return None
+
+
 class StudentsCheckpoints(AsyncFileCheckpoints):
     """Checkpoints (``.ipynb_checkpoints/``) made and restored by :func:`copy_replacing`."""
 
@@ -105,6 +141,32 @@ class StudentsContents(AsyncLargeFileManager):
     @default("checkpoints_class")
     def _checkpoints_class_default(self):
         return StudentsCheckpoints
+
+    def is_writable(self, path: str) -> bool:
+        return super().is_writable(path) and not is_read_only(self._get_os_path(path.strip("/")))
+
+    def _refuse_read_only(self, path: str, whole: bool = False) -> None:
+        os_path = self._get_os_path(path.strip("/"))
+        found = read_only_inside(os_path) if whole else (os_path if is_read_only(os_path) else None)
+        if found is not None:
+            raise HTTPError(403, READ_ONLY_MESSAGE.format(name=os.path.basename(found)), reason="read_only")
+
+    async def save(self, model: dict, path: str = "") -> dict:
+        self._refuse_read_only(path)
+        return await super().save(model, path)
+
+    async def delete_file(self, path: str) -> None:
+        self._refuse_read_only(path, whole=True)
+        await super().delete_file(path)
+
+    async def rename_file(self, old_path: str, new_path: str) -> None:
+        self._refuse_read_only(old_path, whole=True)
+        self._refuse_read_only(new_path, whole=True)
+        await super().rename_file(old_path, new_path)
+
+    async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        self._refuse_read_only(path)
+        await super().restore_checkpoint(checkpoint_id, path)
 
     @contextlib.contextmanager
     def atomic_writing(self, os_path: str, text: bool = True, encoding: str = "utf-8", **kwargs) -> Iterator[IO]:
