@@ -12,8 +12,8 @@ import textwrap
 import nbformat
 import pytest
 
-from services.activities.grading import (LocalRunner, MemoryAttemptStore, generator, regrade, seed_for, self_check,
-                                         student_version)
+from services.activities.grading import (LocalRunner, MemoryAttemptStore, RunnerError, generator, regrade, seed_for,
+                                         self_check, student_version)
 from tests.activities.grading_notebooks import (CURVE_RIGHT, CURVE_WRONG, DEMO02, HIDDEN_MARK, SQUARES_FOR_THE_VISIBLE_TESTS,
                                                 SQUARES_RIGHT, SQUARES_WRONG, SUM_REIMPLEMENTED, SUM_RIGHT, cell_with,
                                                 demo02_files, demo02_student, problem1_student, problem1_teacher, read,
@@ -176,3 +176,15 @@ def test_a_student_who_kills_the_kernel_only_loses_the_checks_after(runner):
     assert report.stopped == "kernel_died" and by_id["correct_squares"].passed
     assert not by_id["correct_sum_of_squares"].passed and by_id["sum_of_squares_uses_squares"].status == "not_run"
     assert report.score == 2.0
+
+
+def test_no_kernel_is_a_refusal_that_blames_nobody(tmp_path):
+    teacher = problem1_teacher()
+    with pytest.raises(RunnerError) as refused:
+        regrade(teacher, teacher, LocalRunner(tmp_path / "no-environment"))
+    assert refused.value.status == 503 and "Réessaie" in refused.value.user_message
+
+
+def test_production_refuses_the_local_runner():
+    with pytest.raises(RunnerError, match="refused in production"):
+        LocalRunner.from_settings({"PRODUCTION": True, "STUDENTS_ENV": "/opt/students"})

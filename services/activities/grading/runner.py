@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -214,8 +215,10 @@ class LocalRunner(Runner):
 
         stopped = ""
         limit = asyncio.ensure_future(watchdog())
+        # the kernel's own output goes to the run's folder, not to the service's log: the student writes it
+        kernel_log = (sockets.parent / "kernel.log").open("wb")
         try:
-            await client.async_execute(env=env)
+            await client.async_execute(env=env, stdin=subprocess.DEVNULL, stdout=kernel_log, stderr=kernel_log)
         except DeadKernelError:
             stopped = "kernel_died"
         except Exception as exc:  # the kernel did not start, or nbclient failed
@@ -224,8 +227,12 @@ class LocalRunner(Runner):
         finally:
             limit.cancel()
             await self._stop(manager, client)
+            kernel_log.close()
         if stopped and timed_out:
             stopped = TIMEOUT
+        elif stopped:
+            tail = (sockets.parent / "kernel.log").read_bytes()[-2000:]
+            log.warning("grading kernel %r stopped (%s); its last output: %r", kernel, stopped, tail)
         if stopped and not running and all(run.status == NOT_RUN for run in runs):
             # no student code ran: the kernel did not start (or answer) in time, nobody's answer is to blame
             raise RunnerError(f"grading kernel {kernel!r} did not run ({stopped})")
