@@ -253,12 +253,14 @@ class Bus(Link):
 
 
 def delete_topology(url: str, topology: Topology, nodes: int) -> None:
-    """Remove a namespace's node queues and exchange (tests and benchmarks clean up after themselves)."""
+    """Remove a namespace's node queues, revocations queue and exchange (tests and benchmarks clean up after
+    themselves)."""
     connection = pika.BlockingConnection(connection_parameters(url, "cleanup", topology))
     try:
         channel = connection.channel()
         for node in range(1, nodes + 1):
             channel.queue_delete(topology.node_queue(node))
+        channel.queue_delete(topology.revocations_queue)
         channel.exchange_delete(topology.events)
     finally:
         connection.close()

@@ -28,6 +28,12 @@ class Topology:
         """The durable queue of commands for notebook node ``node``."""
         return f"{self.namespace}.node.{node}"
 
+    @property
+    def revocations_queue(self) -> str:
+        """The queue auth's processes answer ``revocations.list`` on (the sessions ended, for a process that starts);
+        it goes with the last of them, so that a question asked while auth is down fails at once."""
+        return f"{self.namespace}.revocations.list"
+
 
 class BadMessage(ValueError):
     """A message that is not a Capytale envelope of a version we speak."""

@@ -35,8 +35,9 @@ Handler = Callable[[Envelope], dict]
 
 class Worker(Link):
     def __init__(self, url: str, queue: str, handler: Handler, concurrency: int, name: str, topology: Topology,
-                 heartbeat: int = HEARTBEAT):
+                 heartbeat: int = HEARTBEAT, durable: bool = True):
         self.url = url
+        self.durable = durable  # else the queue goes with its last consumer (questions only a live consumer answers)
         self.topology = topology
         self.queue = queue
         self.handler = handler
@@ -67,7 +68,7 @@ class Worker(Link):
         channel = connection.channel()
         self._channel, self._cancelled = channel, None
         declare_topology(channel, self.topology)
-        channel.queue_declare(self.queue, durable=True)
+        channel.queue_declare(self.queue, durable=self.durable, auto_delete=not self.durable)
         channel.basic_qos(prefetch_count=self.concurrency)
         channel.add_on_cancel_callback(self._on_cancelled)
         channel.basic_consume(self.queue, functools.partial(self._on_message, connection))

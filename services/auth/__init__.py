@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from capytale import db, web
-from services.auth import cas, login, models, sessions
+from services.auth import cas, login, models, revoked, sessions
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     sessions.init_app(app)
     login.init_app(app)
     cas.init_app(app)
+    revoked.init_app(app)
     app.register_blueprint(login.bp)
     app.register_blueprint(cas.bp)
     return app

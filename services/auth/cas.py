@@ -19,10 +19,10 @@ from cas import CASClient
 from flask import Blueprint, Flask, current_app, redirect, request
 from flask_babel import gettext as _
 
-from capytale import db, revocations, web
+from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.http import ServiceSession
-from services.auth import ent_attributes, sessions
+from services.auth import ent_attributes, revoked, sessions
 from services.auth.models import ServiceTicket
 
 bp = Blueprint("cas", __name__, url_prefix="/auth", template_folder="templates")
@@ -43,10 +43,6 @@ def init_app(app: Flask) -> None:
         if str(settings["CAS_VERSION"]) not in ("2", "3"):
             raise ValueError(f"CAPYTALE_CAS_VERSION must be 2 or 3, not {settings['CAS_VERSION']!r}")
         app.logger.info("CAS login through %s (version %s)", settings["CAS_SERVER_URL"], settings["CAS_VERSION"])
-    with app.app_context():  # sessions ended by a single logout stay ended across restarts
-        now = int(time.time())
-        for row in db.session().query(ServiceTicket).filter(ServiceTicket.revoked, ServiceTicket.expires > now):
-            app.extensions["capytale.revocations"].revoked.add(row.sid, row.expires)
 
 
 def enabled() -> bool:
@@ -158,8 +154,7 @@ def single_logout(logout_request: str):
         current_app.logger.info("single logout for an unknown ticket %s…", ticket[:12])
         return "", 200
     row.revoked = True
-    session.commit()
-    revocations.revoke(row.sid, row.expires)
+    revoked.end_session(row.sid, row.expires, "single_logout")  # commits the ticket's flag too
     current_app.logger.info("single logout: session %s of %s ended", row.sid, row.uid)
     return "", 200
 

@@ -14,10 +14,10 @@ import urllib.parse
 from flask import Blueprint, Flask, jsonify, redirect, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from capytale import revocations, web
+from capytale import web
 from capytale.bidi import bidi_control_in, made_visible
 from capytale.errors import PlatformError
-from services.auth import cas, sessions
+from services.auth import cas, revoked, sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
@@ -96,7 +96,7 @@ def logout():
     """End the session here (and on every service), then at the ENT when CAS is configured."""
     identity = web.current_identity()
     if identity is not None and identity.sid:
-        revocations.revoke(identity.sid, time.time() + web.settings()["SESSION_LIFETIME"])
+        revoked.end_session(identity.sid, int(time.time()) + web.settings()["SESSION_LIFETIME"], "logout")
     response = redirect(cas.logout_url() if cas.enabled() else "/")
     sessions.clear_session_cookie(response)
     return response

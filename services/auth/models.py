@@ -47,4 +47,16 @@ class ServiceTicket(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class RevokedSession(Base):
+    """A session ended before its time (logout, the ENT's single logout), kept until it would have expired:
+    what a service that starts asks for (services/auth/revoked.py)."""
+
+    __tablename__ = "auth_revoked_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires: Mapped[int] = mapped_column(Integer, index=True)  # unix time the session ends anyway
+    reason: Mapped[str] = mapped_column(String(32))  # "logout", "single_logout"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 SCHEMA = Schema("auth", Base.metadata, Path(__file__).with_name("migrations"))

@@ -21,6 +21,7 @@ from services.auth import models as auth
 from services.router import models as router
 
 SCHEMAS = {schema.service: schema for schema in (auth.SCHEMA, activities.SCHEMA, router.SCHEMA)}
+HEADS = {"auth": "0002", "activities": "0002", "router": "0001"}  # each service's latest revision
 WORKERS, ROUNDS = 4, 3
 MOMENT = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
 
@@ -56,7 +57,7 @@ def assert_in_step(url: str, schema: Schema) -> None:
                                                                            schema.version_table])
         assert schema.differences(connection) == []
         assert connection.scalar(sa.text(f"SELECT count(*) FROM {schema.version_table}")) == 1
-        assert revision_of(connection, schema) == "0001"
+        assert revision_of(connection, schema) == HEADS[schema.service]
 
 
 @pytest.mark.parametrize("service", SCHEMAS)
@@ -195,3 +196,27 @@ def test_flask_init_db_upgrades_the_database(var_dir):
     assert answer.exit_code == 0, answer.output
     assert "auth: sqlite:///" in answer.output and "at its latest revision" in answer.output
     assert_in_step(url, auth.SCHEMA)
+
+
+def test_sessions_a_single_logout_ended_before_revocations_were_stored_stay_ended(new_database):
+    url = new_database()
+    upgrade(url, auth.SCHEMA, "0001")
+    tickets = auth.ServiceTicket.__table__
+    with connected(url) as connection:
+        connection.execute(tickets.insert(), [
+            {"ticket": "ST-1", "sid": "ended", "uid": "léa", "expires": 2_000_000_000, "revoked": True,
+             "created_at": MOMENT},
+            {"ticket": "ST-2", "sid": "gone", "uid": "léa", "expires": 1_000_000_000, "revoked": True,
+             "created_at": MOMENT},
+            {"ticket": "ST-3", "sid": "open", "uid": "jules", "expires": 2_000_000_000, "revoked": False,
+             "created_at": MOMENT}])
+        connection.commit()
+
+    upgrade(url, auth.SCHEMA)
+
+    assert_in_step(url, auth.SCHEMA)
+    with connected(url) as connection:
+        rows = connection.execute(sa.select(auth.RevokedSession.sid, auth.RevokedSession.expires,
+                                            auth.RevokedSession.reason)).all()
+    assert sorted(tuple(row) for row in rows) == [("ended", 2_000_000_000, "single_logout"),
+                                                  ("gone", 1_000_000_000, "single_logout")]
