@@ -12,8 +12,9 @@ messaging contract (docs/architecture.md):
     → ``{node, servers: [{user_key, pid, started_at}]}``
 
 Beside the commands it reconciles servers and routes (at start, then
-regularly), culls idle servers every ``CULL_INTERVAL`` and publishes
-``node.heartbeat`` every ``HEARTBEAT_INTERVAL``.  When asked to stop it stops
+regularly), culls idle servers every ``CULL_INTERVAL``, publishes
+``node.heartbeat`` every ``HEARTBEAT_INTERVAL`` and keeps the node's list of
+ended sessions, which its servers read (:mod:`services.spawner.revocations`).  When asked to stop it stops
 consuming, and stops the servers only when ``STOP_SERVERS_ON_EXIT``;
 otherwise they keep running for the next agent to adopt.
 """
@@ -28,6 +29,7 @@ from capytale.messaging import BadMessage, Bus, Envelope, MessagingUnavailable, 
 from capytale.settings import Settings
 from services.spawner.backends import make_backend
 from services.spawner.proxy import ChpClient, ProxyError
+from services.spawner.revocations import NodeRevocations
 from services.spawner.servers import NodeServers
 from services.spawner.state import NodeDir
 
@@ -51,6 +53,7 @@ class Agent:
         self.backend = make_backend(settings, self.node_dir)
         self.proxy = ChpClient(settings["CHP_API_URL"], settings["CHP_AUTH_TOKEN"])
         self.bus = Bus(settings["AMQP_URL"], f"spawner-{self.node}", self.topology)
+        self.revocations = NodeRevocations(self.bus, self.topology, self.node_dir.revocations_dir())
         self.servers = NodeServers(
             self.node, self.node_dir, settings["DATA_ROOT"], self.backend, self.proxy, self.publish,
             spawn_timeout=settings["SPAWN_TIMEOUT"],
@@ -87,10 +90,12 @@ class Agent:
         """Run until :attr:`stopping` is set (SIGTERM, SIGINT)."""
         self.backend.open()
         self.bus.start()
+        self.revocations.start()  # before any server is adopted: what ended while the agent was away
         self._guarded("reconcile", self.servers.reconcile)
         loops = [
             self._every(self.settings["HEARTBEAT_INTERVAL"], "heartbeat", self.heartbeat, now=True),
             self._every(RECONCILE_INTERVAL, "reconcile", self.servers.reconcile),
+            self._every(RECONCILE_INTERVAL, "revocations", self.revocations.compact),
             self._every(self.settings["CULL_INTERVAL"], "cull", self.cull),
         ]
         threading.Thread(target=self._announce_ready, name="ready", daemon=True).start()
@@ -127,6 +132,7 @@ class Agent:
         else:
             log.info("leaving %d server(s) running for the next agent", len(self.servers.handles()))
         self.backend.close()
+        self.revocations.close()
         self.bus.close()
         self.proxy.close()
         log.info("node %d stopped", self.node)

@@ -44,6 +44,8 @@ class NodeDir:
 
     def create(self) -> "NodeDir":
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.revocations_dir().mkdir(exist_ok=True)
+        os.chmod(self.revocations_dir(), 0o755)  # every server of the node reads it (a container as another uid)
         return self
 
     def socket_path(self, user_key: str, own_folder: bool = False) -> Path:
@@ -65,6 +67,11 @@ class NodeDir:
 
     def log_path(self, user_key: str) -> Path:
         return self.path / f"{check_user_key(user_key)}.log"
+
+    def revocations_dir(self) -> Path:
+        """``<node>/revocations/``: the node's list of ended sessions, which every server reads (a container:
+        read-only), and nothing else."""
+        return self.path / "revocations"
 
     def runtime_dir(self, user_key: str) -> Path:
         return self.path / "runtime" / check_user_key(user_key)

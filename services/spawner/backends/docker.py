@@ -6,10 +6,12 @@ One container per student server, through the docker SDK:
   ``capytale.node``, ``capytale.user_key``, ``capytale.instance``,
   ``capytale.started_at``: the agent finds its own containers by namespace and
   node, never another platform's or another node's on the same engine;
-- only two bind mounts: the student's workspace (read-write, at
+- three bind mounts: the student's workspace (read-write, at
   ``/home/eleve``) and the node's socket folder of that student
   (``<run root>/<node>/sockets/<key>/``, where the server's socket appears for
-  CHP on the host); both are given to the container's non-root user first;
+  CHP on the host), both given to the container's non-root user first; and,
+  read-only, the node's revocations folder (``<run root>/<node>/revocations/``,
+  the agent's list of ended sessions, see :mod:`services.spawner.jupyter.revoked`);
 - a read-only root filesystem, a small ``/tmp`` in memory, no network unless
   ``DOCKER_NETWORK`` names one, every capability dropped, no new privileges,
   memory (without swap), CPU and process-count limits;
@@ -38,7 +40,7 @@ from docker.types import LogConfig, Mount
 
 from services.spawner import cgroups
 from services.spawner.backends.base import Backend, ServerHandle
-from services.spawner.jupyter.container import KEY_VARIABLE, SOCKET_DIR, WORKSPACE, container_spec
+from services.spawner.jupyter.container import KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec
 from services.spawner.jupyter.spec import ServerSpec, with_lab
 from services.spawner.state import NodeDir
 
@@ -142,7 +144,9 @@ class DockerBackend(Backend):
             user=f"{self.uid}:{self.gid}", read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.limits.tmp_mb}m,mode=1777"},
             mounts=[Mount(WORKSPACE, str(Path(root_dir).resolve()), type="bind"),
-                    Mount(SOCKET_DIR, str(socket_dir.resolve()), type="bind")],
+                    Mount(SOCKET_DIR, str(socket_dir.resolve()), type="bind"),
+                    Mount(REVOCATIONS_DIR, str(self.node_dir.revocations_dir().resolve()), type="bind",
+                          read_only=True)],
             network_mode=self.network, hostname="capytale",
             mem_limit=f"{self.limits.memory_mb}m", memswap_limit=f"{self.limits.memory_mb}m",
             nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,

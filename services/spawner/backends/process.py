@@ -26,6 +26,7 @@ from pathlib import Path
 
 from services.spawner import procfs
 from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.jupyter.revoked import FILE_NAME as REVOKED_FILE
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir, with_lab
 from services.spawner.state import NodeDir
 
@@ -144,6 +145,7 @@ class ProcessBackend(Backend):
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
             grant_public_key=str(self.grant_public_key), extensions=extensions, students_env=str(self.students_env),
             secure_cookies=self.secure_cookies, autosave_interval=self.autosave_interval, instance=instance,
+            revocations_file=str(self.node_dir.revocations_dir() / REVOKED_FILE),
         )
         started_at = time.time()
         pid = self.zygote.spawn(spec, timeout=self.spawn_timeout)

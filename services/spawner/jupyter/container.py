@@ -5,7 +5,8 @@ the grant public key (PEM) in ``GRANT_PUBLIC_KEY_PEM``; nothing comes from the
 student's workspace.  This module turns them into the same environment and
 configuration as a server forked by the zygote (:mod:`.server`), then runs
 it.  Inside the container the paths are fixed (below): the workspace and the
-socket folder are the two bind mounts, everything else writable is ``/tmp``.
+socket folder are the two read-write bind mounts, the node's revocations folder
+the read-only one, everything else writable is ``/tmp``.
 
 Kept free of Jupyter imports at module level: the agent imports the constants.
 """
@@ -19,11 +20,13 @@ import os
 import sys
 from pathlib import Path
 
+from services.spawner.jupyter.revoked import FILE_NAME as REVOKED_FILE
 from services.spawner.jupyter.spec import ServerSpec
 
 WORKSPACE = "/home/eleve"  # the student's workspace (read-write bind mount), the server's root_dir and HOME
 SOCKET_DIR = "/capytale/socket"  # the node's socket folder of this student (read-write bind mount)
 SOCKET_NAME = "jupyter.sock"
+REVOCATIONS_DIR = "/capytale/revocations"  # the node's revocations folder (read-only bind mount)
 STUDENTS_ENV = "/opt/students"  # the students' environment (capytale.stack.students_env), in the image
 RUNTIME_DIR = "/tmp/runtime"  # on the container's tmpfs: kernel connection files, Jupyter's data, the key
 KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
@@ -33,7 +36,7 @@ def container_spec(spec: ServerSpec) -> ServerSpec:
     """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container."""
     return dataclasses.replace(spec, root_dir=WORKSPACE, socket_path=f"{SOCKET_DIR}/{SOCKET_NAME}", log_path="",
                                runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub",
-                               students_env=STUDENTS_ENV)
+                               students_env=STUDENTS_ENV, revocations_file=f"{REVOCATIONS_DIR}/{REVOKED_FILE}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -172,6 +172,7 @@ def server_config(spec: ServerSpec, as_root: bool, kernel_sockets: Path) -> Conf
     config.GrantIdentityProvider.owner_key = spec.user_key
     config.GrantIdentityProvider.instance = spec.instance
     config.GrantIdentityProvider.grant_public_key_file = spec.grant_public_key
+    config.GrantIdentityProvider.revocations_file = spec.revocations_file
     # kernels come from the students' environment only: never a kernelspec of the server's own
     # environment, nor one a student installs under the workspace (HOME) or the runtime folder
     server.kernel_spec_manager_class = StudentsKernelSpecs

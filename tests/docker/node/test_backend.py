@@ -65,7 +65,8 @@ def test_a_container_is_isolated_and_limited_as_configured(backend, engine):
     assert list(host["Tmpfs"]) == ["/tmp"]
     binds = sorted((m["Source"], m["Destination"], m["RW"]) for m in container.attrs["Mounts"])
     assert binds == sorted([(str((backend.root / "kisolated").resolve()), "/home/eleve", True),
-                            (str(Path(handle.socket_path).parent.resolve()), "/capytale/socket", True)])
+                            (str(Path(handle.socket_path).parent.resolve()), "/capytale/socket", True),
+                            (str(backend.node_dir.revocations_dir()), "/capytale/revocations", False)])
     assert "GRANT_PUBLIC_KEY_PEM" not in str(config["Cmd"]), "the key travels in the environment, not argv"
 
     socket_info = Path(handle.socket_path).stat()
