@@ -4,7 +4,8 @@ What the hand-in and "Vérifier" endpoints call (every notebook argument may be 
 a dict or a NotebookNode; none is changed):
 
 - :func:`student_version` ``(teacher) -> StudentVersion``: ``.notebook`` / ``.as_bytes()`` is what a
-  student's copy starts from (no hidden tests, no solutions, check cells read-only);
+  student's copy starts from (no hidden tests, no solutions, check cells read-only); ``.changed``
+  False when there was nothing to hide or protect (the master may be copied byte for byte);
   ``.manifest()`` the checks' ids, points, fingerprints (no source), for the teacher's page.
 - :func:`regrade` ``(teacher, snapshot, runner, *, files, seed) -> GradeReport``: at hand-in, the
   teacher's checks with their hidden tests re-run on the snapshot in a fresh kernel.
@@ -14,8 +15,10 @@ a dict or a NotebookNode; none is changed):
 - :func:`self_check` ``(teacher, current, runner, store, *, student_key, activity_id, only, files, seed)
   -> SelfCheckReport``: "Vérifier", the visible checks only, attempts counted in ``store``;
   ``.as_json()`` may be shown to the student as is.
-- :func:`seed_for` ``(student_key, activity_id) -> int``: the student's seed (``CAPYTALE_SEED``);
-  :func:`generator` ``(seed, nom)`` recomputes what ``capytale_alea.aleatoire(nom)`` gave them.
+- :func:`seed_for` ``(student_key, activity_id) -> int``: the student's seed (in a request: the app's
+  secret), to pass as ``seed=`` and to write as :data:`SEED_FILE` (:func:`seed_file_text`) into the
+  copy's folder; :func:`generator` ``(seed, nom)`` recomputes what ``capytale_alea.aleatoire(nom)``
+  gave them.
 - :class:`Runner` (the contract), :class:`LocalRunner` ``.from_settings(settings)`` (this machine;
   production needs a container runner), :class:`RunnerError` (a :class:`~capytale.errors.PlatformError`,
   503: no kernel could run; nothing counted).
