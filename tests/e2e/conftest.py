@@ -19,8 +19,9 @@ from tests.e2e.chromium import chromium, people  # noqa: F401 - fixtures of the 
 _names = itertools.count(1)
 
 
-def start_platform(tmp_path_factory, request, **settings: str) -> LocalPlatform:
-    """The whole platform on this machine, with these ``CAPYTALE_*`` settings beside the tests' own."""
+def start_platform(tmp_path_factory, request, nodes: int = 4, **settings: str) -> LocalPlatform:
+    """The whole platform on this machine (``nodes`` notebook nodes), with these ``CAPYTALE_*`` settings beside
+    the tests' own."""
     var_dir = tmp_path_factory.mktemp("platform")
     env = {
         "CAPYTALE_AMQP_NAMESPACE": f"capytale-e2e-{secrets.token_hex(4)}",
@@ -33,7 +34,7 @@ def start_platform(tmp_path_factory, request, **settings: str) -> LocalPlatform:
         make_db = request.getfixturevalue("postgres_database")
         for service in ("AUTH", "ACTIVITIES", "ROUTER"):
             env[f"CAPYTALE_{service}_DATABASE_URL"] = make_db(service.lower())
-    config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=4, workers=2, threads=8,
+    config = PlatformConfig(var_dir=var_dir, http_port=free_port(), nodes=nodes, workers=2, threads=8,
                             env=env, log_dir=var_dir / "logs")
     local = LocalPlatform(config)
     local.start(timeout=90)
