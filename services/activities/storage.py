@@ -18,6 +18,7 @@ never a half-written file under a name the platform or a student reads.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import secrets
@@ -32,6 +33,8 @@ from flask_babel import gettext as _
 
 from capytale.errors import PlatformError
 from services.activities.names import inside
+
+log = logging.getLogger("capytale.activities")
 
 USER_KEY = re.compile(r"[a-z0-9]{1,64}")  # auth's keys are lower-case base32; anything else is a bug
 STAGING_PREFIX = ".incoming-"
@@ -114,9 +117,19 @@ class Storage:
         return path
 
     def publish(self, staged: Path, activity_id: int, version: int) -> None:
-        """Move a staged master version into place, in one rename."""
+        """Move a staged master version into place, in one rename.
+
+        It is called with the version's row written and not yet committed, which no other request
+        can be doing for the same version (the row's key is taken until then): a folder already at
+        that place is what a process killed between this rename and its commit left, its row never
+        committed.  It is set aside and removed first, else that version could never be stored again."""
         target = self.master_dir(activity_id, version)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            log.warning("masters/%s/%s was left by a store that never committed: replaced", activity_id, version)
+            abandoned = self.masters / f"{STAGING_PREFIX}abandoned-{secrets.token_hex(8)}"
+            target.rename(abandoned)
+            shutil.rmtree(abandoned, ignore_errors=True)
         staged.rename(target)
 
     def remove_version(self, activity_id: int, version: int) -> None:

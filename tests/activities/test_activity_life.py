@@ -95,6 +95,19 @@ def test_a_broken_new_version_is_refused_and_changes_nothing(app, teacher, activ
     assert teacher.client.get("/activities/api/activities").json[0]["version"] == 1
 
 
+def test_a_version_folder_left_by_a_killed_store_does_not_block_that_version(app, teacher, activity, data_root):
+    # a store killed between the folder's rename into place and its commit leaves masters/<id>/2 without its row
+    left = data_root / "masters" / str(activity["id"]) / "2"
+    (left / "images").mkdir(parents=True)
+    (left / "images" / "moitié.png").write_bytes(b"half")
+    version2 = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Version 2")])
+    answer = upload(teacher, "tp-v2.ipynb", nbformat.writes(version2).encode(), path=f"/activities/{activity['id']}/versions")
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
+    assert sorted(p.relative_to(left).as_posix() for p in left.rglob("*")) == ["tp-v2.ipynb"]
+    assert teacher.client.get("/activities/api/activities").json[0]["version"] == 2
+    assert not [p.name for p in (data_root / "masters").iterdir() if not p.name.isdigit()], "nothing set aside stays"
+
+
 def test_a_clone_is_a_new_activity_with_the_same_files_and_no_copies(app, teacher, student, activity, data_root):
     ensure_copy(app, student, activity["code"])
     answer = teacher.client.post(f"/activities/{activity['id']}/clone")
