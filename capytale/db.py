@@ -2,7 +2,8 @@
 
 ``init_app(app, url, schema)`` upgrades the service's database to its latest
 revision, opens the engine, gives each request a session (``db.session()``) closed
-at teardown, and adds ``flask init-db`` (the same upgrade).  Each service declares
+at teardown, answers a database that does not answer with the 503 of a part that is
+away, and adds ``flask init-db`` (the same upgrade).  Each service declares
 its models on its own ``DeclarativeBase`` (so its metadata holds its tables only),
 keeps its Alembic revisions in its own ``migrations/versions/`` and records the
 revision reached in its own version table, ``alembic_version_<service>``: services
@@ -23,11 +24,14 @@ from alembic import command, context, op
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import Column, MetaData, Table, create_engine, event, inspect, literal, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+from capytale import web
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +198,24 @@ def init_app(app: Flask, url: str, schema: Schema) -> None:
     engine = make_engine(url)
     app.extensions["capytale.db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+    for unreachable in (OperationalError, InterfaceError):
+        app.register_error_handler(unreachable, _database_unavailable)
 
     @app.cli.command("init-db")
     def init_db_command() -> None:
         """Upgrade the service's database to its latest revision (a service does it too when it starts)."""
         upgrade(url, schema)
         click.echo(f"{schema.service}: {engine.url.render_as_string(hide_password=True)} at its latest revision")
+
+
+def _database_unavailable(error: OperationalError | InterfaceError):
+    """The database does not answer (stopped, restarting, a connection cut, SQLite busy past its timeout):
+    the 503 "try again in a moment" of a part that is away, as HAProxy says it, not the 500 of a bug.
+    Nothing was committed; the request's session is rolled back when it closes. Pooled connections
+    that a restart left dead are tested before use (``pool_pre_ping``), so the first request after
+    the database is back is served."""
+    log.error("database unavailable on %s %s: %s", request.method, request.path, error.orig or error, exc_info=error)
+    return web.error_response(web.STATUS_MESSAGES[503], 503, "database_unavailable")
 
 
 def session() -> Session:
