@@ -162,6 +162,20 @@ class LocalPlatform:
         self.processes[process.name] = process
         return process
 
+    def start_again(self, name: str, timeout: float = 60.0) -> Process:
+        """Start process ``name`` (``activities``, ``chp2``, ``spawner2``…) again once it has ended, as it was
+        first started (same command line, environment and ports); returns once it is ready as it was then.
+
+        What a supervisor does after a crash: the fault tests kill a part by its pid and bring it back."""
+        ended = self.processes[name]
+        if ended.popen is not None and ended.popen.poll() is None:
+            raise RuntimeError(f"{name} is still running (pid {ended.pid})")
+        process = Process(ended.name, ended.argv, ended.env, ready=ended.ready, log_line=ended.log_line)
+        self.supervisor.start(process)
+        self.processes[name] = process
+        self.supervisor.wait_ready([process], timeout)
+        return process
+
     def _start_haproxy(self, timeout: float) -> None:
         layout = haproxy.Layout(
             bind=("127.0.0.1", self.config.http_port),
