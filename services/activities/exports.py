@@ -119,3 +119,36 @@ def copies_csv(views: Iterable[CopyView], headers: list[str], yes: str, no: str)
 def download_name(activity: Activity, suffix: str) -> str:
     """A file name for a download: the activity's title made safe, then ``suffix``."""
     return safe_folder(activity.title) + suffix
+
+
+# --- the evaluation: grades as CSV, handed-in copies as a ZIP -----------------------------------
+
+
+def grades_csv(rows: Iterable[list[str]], headers: list[str]) -> str:
+    """Grades, states and appréciations, one row per student, every text cell kept from being a formula
+    (a student's name, and the teacher's appréciation too)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([spreadsheet_text(value) for value in row])
+    return out.getvalue()
+
+
+def write_handed_in_zip(views: Iterable[tuple[CopyView, bytes, str]], target: IO[bytes],
+                        listing: str | None = None) -> None:
+    """One folder per student with the notebook as handed in and ``correction.md`` (the feedback);
+    ``listing``: the grades CSV at the top."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for (view, snapshot, correction), folder in student_folders_of(views):
+            archive.writestr(f"{folder}/{safe_folder(view.copy.notebook)}", snapshot)
+            archive.writestr(f"{folder}/correction.md", correction.encode("utf-8"))
+        if listing is not None:
+            archive.writestr("notes.csv", listing.encode("utf-8-sig"))
+
+
+def student_folders_of(items: Iterable[tuple[CopyView, bytes, str]]) -> Iterator[tuple[tuple, str]]:
+    """:func:`student_folders` for items that start with their copy."""
+    items = list(items)
+    folders = dict(student_folders(item[0] for item in items))
+    return ((item, folders[item[0]]) for item in items)

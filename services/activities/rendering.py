@@ -16,7 +16,9 @@ codes) or images, for ``image/png`` and ``image/jpeg`` only and only when their
 data is plain base64: these are the page's only ``data:`` addresses, written by
 the template.  Other kinds of output are named, not shown.  The page's
 Content-Security-Policy (:mod:`capytale.web`) is the second wall: even a
-sanitizer bug could not run a script there.
+sanitizer bug could not run a script there.  Each cell carries the key a teacher's
+note names it by (:func:`feedback.cell_keys`); the feedback cells the platform put
+in a returned copy are marked as such.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from markupsafe import Markup
 import nh3
 
 from capytale.errors import PlatformError
+from services.activities.feedback import is_feedback
 from services.activities.notebooks import as_v4
 from services.activities.protection import is_protected
 
@@ -85,6 +88,8 @@ class Cell:
     outputs: list[Output] = field(default_factory=list)
     html: Markup | None = None  # markdown cells, rendered then sanitized
     protected: bool = False  # the teacher's cell, read-only in the student's copy
+    key: str = ""  # what a teacher's note on this cell names (feedback.cell_keys); none for the platform's cells
+    feedback: bool = False  # a cell of the teacher's feedback the platform put in the student's copy
 
 
 def _text(value: object) -> str:
@@ -125,7 +130,14 @@ def _output(output: dict) -> Output:
 def render_cells(text: str) -> list[Cell]:
     """The cells of the notebook ``text`` (any format nbformat reads), ready for the template."""
     try:
-        return [_cell(cell) for cell in as_v4(text).get("cells", [])]
+        cells, position = [], 0
+        for cell in as_v4(text).get("cells", []):
+            if is_feedback(cell):
+                cells.append(_cell(cell, "", feedback=True))
+                continue
+            cells.append(_cell(cell, str(cell.get("id") or f"cell-{position}")))
+            position += 1
+        return cells
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError, RecursionError) as exc:
         raise PlatformError(
             _("Ce notebook est abîmé : il ne peut pas être affiché ici. Tu peux toujours le télécharger."),
@@ -133,13 +145,13 @@ def render_cells(text: str) -> list[Cell]:
         ) from None
 
 
-def _cell(cell: dict) -> Cell:
+def _cell(cell: dict, key: str, feedback: bool = False) -> Cell:
     kind = cell.get("cell_type")
     source = _text(cell.get("source"))
-    teacher = is_protected(cell)
+    marks = {"protected": is_protected(cell), "key": key, "feedback": feedback}
     if kind == "code":
         return Cell(kind, source, cell.get("execution_count"),
-                    [_output(output) for output in cell.get("outputs", [])], protected=teacher)
+                    [_output(output) for output in cell.get("outputs", [])], **marks)
     if kind == "markdown":
-        return Cell(kind, source, html=sanitized(MARKDOWN.render(source)), protected=teacher)
-    return Cell("raw", source, protected=teacher)
+        return Cell(kind, source, html=sanitized(MARKDOWN.render(source)), **marks)
+    return Cell("raw", source, **marks)

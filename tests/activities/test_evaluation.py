@@ -73,6 +73,7 @@ def opened(app, student, activity, clock):
     path = student_file(app.config["CAPYTALE"]["DATA_ROOT"], student, activity)
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("réponse = 42"))
+    del notebook.cells[-1]["id"]  # a format 4.2 notebook: no cell ids
     path.write_text(nbformat.writes(notebook))
     return path
 

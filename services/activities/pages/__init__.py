@@ -2,7 +2,8 @@
 
 - :mod:`.teacher`: my activities, a new activity, one activity, its options and versions;
 - :mod:`.copies`: the students' copies as their teacher sees them;
-- :mod:`.downloads`: what a teacher takes away (ZIP, CSV).
+- :mod:`.downloads`: what a teacher takes away (ZIP, CSV);
+- :mod:`.student`: "Mes activités", a student's copies, their hand-in and correction.
 
 Every page works without JavaScript; the small script of ``static/activities.js``
 only adds comforts (drag and drop, the copy button, confirmations).  Forms post
@@ -26,12 +27,12 @@ log = logging.getLogger("capytale.activities")
 
 def init_app(app: Flask) -> None:
     """Register the pages' blueprints and what their templates share."""
-    from services.activities.pages import copies, downloads, teacher
+    from services.activities.pages import copies, downloads, student, teacher
 
     app.add_template_filter(when, "when")
     app.add_template_filter(local_input, "local_input")
     app.context_processor(lambda: {"identity": current_identity()})
-    for blueprint in (teacher.bp, copies.bp, downloads.bp):
+    for blueprint in (teacher.bp, copies.bp, downloads.bp, student.bp):
         app.register_blueprint(blueprint, url_prefix=app.config["URL_PREFIX"])
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.web import current_identity, login_required
-from services.activities import kernels, presence, storage
+from services.activities import clock, kernels, presence, storage, window
 from services.activities.access import teachers_activity
 from services.activities.archive import delete_activity
 from services.activities.copies import CopyView, copies_of
@@ -17,6 +17,7 @@ from services.activities.masters import (
     add_version, clone_activity, create_activity, current_version, owned_activities, set_options, share_url,
     versions_of,
 )
+from services.activities.feedback import LEVELS, POINTS, grade_text
 from services.activities.models import Activity, as_utc
 from services.activities.pages import log, refused
 from services.activities.qrcodes import qr_svg
@@ -33,6 +34,7 @@ SORTS = {
     "saved": lambda view: view.updated_at or datetime.min.replace(tzinfo=timezone.utc),
     "working": lambda view: (not view.working, view.copy.name.casefold()),
     "version": lambda view: (view.copy.version, view.copy.name.casefold()),
+    "state": lambda view: (("en_cours", "rendue", "corrigee").index(view.copy.state), view.copy.name.casefold()),
 }
 
 
@@ -40,9 +42,13 @@ SORTS = {
 
 
 @bp.get("/")
-@login_required("teacher")
+@login_required()
 def index():
-    """My activities."""
+    """My activities (a student is shown the way to theirs)."""
+    if current_identity().role != "teacher":
+        raise PlatformError(_("Cette page est réservée aux enseignants."), reason="wrong_role", status=403,
+                            log_message=f"{current_identity().uid} ({current_identity().role}) refused a teacher page",
+                            link=url_for("student.mine"), link_label=_("Mes activités"))
     activities = owned_activities(db.session(), current_identity().uid)
     return render_template("activities/index.html", activities=activities)
 
@@ -94,9 +100,13 @@ def _sorted_copies(views: list[CopyView]) -> tuple[list[CopyView], dict]:
     return shown, {"classes": classes, "chosen": chosen, "sort": sort, "descending": descending}
 
 
-def activity_page(activity: Activity, error: str | None = None, status: int = 200):
-    """The activity's page, with ``error`` said on it when a form of the page was refused."""
+def activity_page(activity: Activity, error: str | None = None, status: int = 200, form=None):
+    """The activity's page, with ``error`` said on it when a form of the page was refused (``form``: what the
+    window's form held, kept)."""
+    from services.activities.pages.copies import done_message
+
     session = db.session()
+    window.close_if_due(session, storage.current(), activity, clock.now())
     views = copies_of(session, storage.current(), activity, presence.working_now())
     shown, listing = _sorted_copies(views)
     url = share_url(web.settings()["PUBLIC_URL"], activity.code)
@@ -106,7 +116,10 @@ def activity_page(activity: Activity, error: str | None = None, status: int = 20
         "activities/activity.html", activity=activity, version=version, kernel=kernel,
         versions=versions_of(session, activity), share_url=url, qr=qr_svg(url, _("Code QR du lien de l'activité")),
         copies=shown, total=len(views), working=sum(view.working for view in views), listing=listing,
-        error=error, created=request.args.get("created") == "1",
+        error=error, created=request.args.get("created") == "1", form=form,
+        grade_of=lambda copy: grade_text(activity, copy.grade),
+        done=done_message(request.args["done"], request.args.get("count", 0, type=int))
+        if request.args.get("done") in ("give_back", "collect", "correct") else None,
     ), status
 
 
@@ -140,6 +153,27 @@ def options(activity_id: int):
     except PlatformError as refusal:
         return activity_page(found, *refused(refusal))
     log.info("activity %s options: open=%s protect=%s", found.id, found.is_open, found.protect_cells)
+    return redirect(url_for(".activity", activity_id=found.id), 303)
+
+
+@bp.post("/<id:activity_id>/window")
+@login_required("teacher")
+def window_form(activity_id: int):
+    """The calendar (opening, closing, what the closing does) and the grading scale, in Paris time."""
+    found = teachers_activity(activity_id)
+    form = request.form
+    body = {"opens_at": form.get("opens_at", ""), "closes_at": form.get("closes_at", ""),
+            "after_close": form.get("after_close", found.after_close)}
+    scheme = form.get("grading", found.grading)
+    max_text = form.get("grade_max", "").strip()
+    body["grading"] = {"scheme": scheme} if scheme == LEVELS else \
+        {"scheme": POINTS, "max": int(max_text) if max_text.isdigit() else max_text or found.grade_max}
+    try:
+        window.set_window(db.session(), storage.current(), found, body, clock.now())
+    except PlatformError as refusal:
+        return activity_page(found, *refused(refusal), form=form)
+    log.info("activity %s window %s-%s %s, grading %s/%s", found.id, found.opens_at, found.closes_at,
+             found.after_close, found.grading, found.grade_max)
     return redirect(url_for(".activity", activity_id=found.id), 303)
 
 

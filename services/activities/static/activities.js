@@ -65,3 +65,24 @@ document.addEventListener("DOMContentLoaded", function () {
   notebook.addEventListener("change", show);
   annex.addEventListener("change", show);
 });
+
+// A button that asks first ("Rendre ma copie"): the form is sent only once confirmed.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+});
+
+// "Tout cocher" in the list of copies (hidden without this script: each copy is ticked by hand).
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("input[data-ticks]").forEach(function (all) {
+    all.hidden = false;
+    all.addEventListener("change", function () {
+      document.querySelectorAll("input[name=" + all.dataset.ticks + "]").forEach(function (box) {
+        box.checked = all.checked;
+      });
+    });
+  });
+});
