@@ -10,10 +10,13 @@ only, everything else on the platform's only, and each sends a browser that aske
 wrong one to the other, path kept.
 
 Every answer HAProxy makes itself is a French page of :mod:`capytale.stack.haproxy_errors`
-(``errorfile``, from ``Layout.errors``). An error the platform's services did not answer
-themselves, known by its missing Content-Security-Policy (gunicorn's own English page: a
-request it could not read, an application failing outside Flask), is replaced by the same
-pages; the students' servers' answers pass as they are.
+(``errorfile``, from ``Layout.errors``); but a call of an open notebook page (``/n/…/api/…``) to a
+node whose proxy is down (its backend has no server up) gets the JSON of a server gone, as the
+router gives it when the student's server is away behind a live proxy: Jupyter shows its message
+and keeps the edits.  An error the platform's services did not answer themselves, known by its
+missing Content-Security-Policy (gunicorn's own English page: a request it could not read, an
+application failing outside Flask), is replaced by the same pages; the students' servers'
+answers pass as they are.
 """
 from __future__ import annotations
 
@@ -77,6 +80,7 @@ ROUTES = (("auth", "/auth/"), ("activities", "/activities/"), ("router", "/s/"))
 # itself refuses one that does not fit its buffer (BUFFER less 1 kB kept for rewrites) before any rule runs,
 # and HAProxy 2.6 then sends its built-in English page whatever errorfile says (3.3 and later send ours): the
 # buffer is twice HAProxy's default so that a request over the limit meets the rule, not that refusal.
+NOTEBOOK_API = r"^/n/[0-9]+/u/[a-z0-9]+/(lab/)?api/"  # a call of Jupyter's page (the router's API_IN_PATH)
 MAX_REQUEST_HEAD = 15 * 1024  # what HAProxy's default buffer allowed
 BUFFER = 32 * 1024
 
@@ -154,11 +158,15 @@ def render(layout: Layout, access_log: bool = False) -> str:
         for index, (server_host, server_port) in enumerate(layout.services[backend], start=1):
             lines.append(f"    server {backend}{index} {server_host}:{server_port}")
         lines.append("")
+    gone = haproxy_errors.server_gone_json().replace("\\", "\\\\").replace('"', '\\"')
     for node, (node_host, node_port) in sorted(layout.nodes.items()):
         lines += [
             f"backend node{node}",
             "    option httpchk GET /_chp_healthz",
             "    http-check expect status 200",
+            "    # the node's proxy down: an open notebook page's calls get the JSON of a server gone, not a page",
+            f"    http-request return status 503 content-type application/json hdr Cache-Control no-store "
+            f"string \"{gone}\" if {{ path_reg {NOTEBOOK_API} }} {{ nbsrv() eq 0 }}",
             f"    server chp{node} {node_host}:{node_port} check inter 2s fall 2 rise 1 init-addr libc,none",
             "",
         ]

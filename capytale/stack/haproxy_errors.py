@@ -19,6 +19,7 @@ forward, "Réessayer" (the same address again) or the home page.
 from __future__ import annotations
 
 import http
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,12 @@ PAGES: dict[int, Page] = {
     503: Page("La plateforme est momentanément indisponible. Réessaie dans un instant.", retry=True),
     504: Page("Un service de la plateforme a mis trop de temps à répondre. Réessaie dans un instant.", retry=True),
 }
+
+# What an open notebook page's calls (…/api/…) get when its node's proxy is away, as the router's
+# /s/_proxy-error/ answers them when the student's server is: Jupyter shows "message" and keeps the edits.
+SERVER_GONE = {"message": "Ton serveur Jupyter ne répond pas pour l'instant : tes modifications restent dans la page "
+                          "et seront enregistrées quand il sera revenu.",
+               "reason": "server_gone"}
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -121,6 +128,11 @@ def write(folder: Path) -> Path:
     for status in PAGES:
         (folder / f"{status}.http").write_bytes(response(status))
     return folder
+
+
+def server_gone_json() -> str:
+    """:data:`SERVER_GONE` as HAProxy's ``http-request return`` sends it (UTF-8 JSON)."""
+    return json.dumps(SERVER_GONE, ensure_ascii=False)
 
 
 def errorfile_lines(folder: str) -> list[str]:

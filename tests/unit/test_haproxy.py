@@ -16,6 +16,23 @@ def test_every_backend_is_routed_and_health_checked():
     assert "errorfile 503 /srv/errors/503.http" in text
 
 
+def test_a_node_whose_proxy_is_down_answers_the_notebook_pages_calls_in_json():
+    import json
+    import re
+
+    from capytale.stack.haproxy_errors import server_gone_json
+
+    layout = Layout(bind=("127.0.0.1", 8080), services={name: [("127.0.0.1", 1)] for name in ("auth", "activities", "router")},
+                    nodes={1: ("127.0.0.1", 11)}, errors="/srv/errors")
+    rule = next(line for line in render(layout).splitlines() if line.strip().startswith("http-request return"))
+    assert rule.endswith("{ nbsrv() eq 0 }") and "status 503 content-type application/json" in rule
+    assert 'string "' + server_gone_json().replace('"', '\\"') + '"' in rule
+    assert json.loads(server_gone_json())["reason"] == "server_gone"  # what the router answers such a call too
+    api = re.compile(re.search(r"path_reg (\S+)", rule).group(1))
+    assert api.match("/n/1/u/abc123/api/contents/TP%20(x)/a.ipynb") and api.match("/n/1/u/abc123/lab/api/settings")
+    assert not api.match("/n/1/u/abc123/notebooks/TP/a.ipynb")  # a page: the French page of a 503
+
+
 def test_the_compose_configuration_is_the_generated_one():
     from pathlib import Path
 
