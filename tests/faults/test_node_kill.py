@@ -32,14 +32,27 @@ def told_to_try_again(answer, what: str) -> None:
         f"{what}: {answer.status_code} {answer.text[:300]}")
 
 
-def test_a_node_killed_during_a_class_comes_back_with_its_students(whole, classroom):
+def server_gone(answer) -> bool:
+    """The JSON an open notebook page's call gets when its server (or its node's proxy) is away: Jupyter
+    shows its French message and keeps the edits in the page."""
+    if answer.status_code != 503 or not answer.headers.get("Content-Type", "").startswith("application/json"):
+        told_to_try_again(answer, "a call of the open page, before HAProxy sees the node down")  # the French page
+        return False
+    gone = answer.json()
+    assert gone["reason"] == "server_gone" and "tes modifications restent dans la page" in gone["message"], gone
+    return True
+
+
+def test_a_node_killed_during_a_class_comes_back_with_its_students(whole, classroom, operator):
     """Node k's spawner agent (with its zygote) and its proxy get SIGKILL during a class; the students'
     servers, in sessions of their own, live on.  Then both are started again.
 
-    Lost: nothing saved.  While the node is away its students' open pages get the platform's French
-    503 ("Réessaie dans un instant") on every call, a save included: what they type meanwhile stays in
-    the page, and the next autosave once the node is back writes it (at most the outage's typing waits,
-    none is lost while the page stays open).  The router stops placing anyone there once the node's
+    Lost: nothing saved.  While the node is away its students' open pages get a 503 on every call, a save
+    included: HAProxy's French page for the first seconds, then (once its health check finds the node's
+    proxy gone) the JSON of a server gone, whose French message Jupyter shows; a page reloaded gets the
+    French page ("Réessaie dans un instant").  What they type meanwhile stays in the page, and the next
+    autosave once the node is back writes it (the outage's typing waits, none is lost while the page
+    stays open).  The router stops placing anyone there once the node's
     heartbeats stop (``NODE_SILENCE``): a newcomer goes to another node, and so does a student of the
     node who clicks the link again, on a new server over the same saved work (the old kernel's
     variables are not there).  Students elsewhere notice nothing.  When the node is back its agent
@@ -63,7 +76,8 @@ def test_a_node_killed_during_a_class_comes_back_with_its_students(whole, classr
     kill_hard(platform.processes[f"spawner{k}"])
     kill_hard(platform.processes[f"chp{k}"])
     stays.lose_kernel_connection()
-    told_to_try_again(stays.save(), f"{stays.name}'s save while node {k} is down")
+    # the open page's saves: HAProxy's French page until its health check finds the proxy gone, then the JSON
+    wait_until(lambda: server_gone(stays.save()), 15, f"{stays.name}'s save answered as a server gone")
     told_to_try_again(stays.browser.enter(stays.link), f"{stays.name}'s notebook page while node {k} is down")
     for pupil in elsewhere:
         pupil.saves_fine()
@@ -82,6 +96,7 @@ def test_a_node_killed_during_a_class_comes_back_with_its_students(whole, classr
     wait_until(lambda: stays.save().status_code == 200, 30, f"{stays.name}'s save after node {k} came back")
     assert server_pid(platform, stays) == servers[stays.name], "the same server, adopted"
     stays.runs_fine()  # the same kernel, reached again: x is still there
+    operator.wait_heartbeats(k, 2, 30)  # the router counts the node as live again
     classroom.reopen(stays)
     assert stays.link.node == k, f"{stays.name} is sent to their own node {k} again"
     stays.saves_fine()
