@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from capytale.stack.platform import LocalPlatform, PlatformConfig
-from capytale.stack.processes import Process, free_port
+from capytale.stack.processes import free_port
 from tests.auth import cas_server as harness
 from tests.e2e.browser import Browser, NotebookLink
 
@@ -177,15 +177,6 @@ def test_the_logout_button_closes_the_open_notebook(ent_platform, cas, shared):
     assert again.key == link.key and mark in json.dumps(back.contents(again).json()["content"], ensure_ascii=False)
 
 
-def restart(platform: LocalPlatform, name: str) -> None:
-    """The same process again (a service that was down comes back)."""
-    stopped = platform.processes[name]
-    again = Process(stopped.name, stopped.argv, stopped.env, ready=stopped.ready, log_line=stopped.log_line)
-    platform.supervisor.start(again)
-    platform.processes[name] = again
-    platform.supervisor.wait_ready([again], 90)
-
-
 def test_a_router_that_was_down_during_the_single_logout_refuses_the_session(ent_platform, cas, shared):
     student, link = open_notebook(ent_platform, shared, "eleve.nguyễn")
     session = {"capytale_session": student.http.cookies.get("capytale_session", path="/s")}
@@ -197,7 +188,7 @@ def test_a_router_that_was_down_during_the_single_logout_refuses_the_session(ent
         cas_logout(student, cas)
         wait_refused(student, link)  # the nodes heard of it meanwhile
     finally:
-        restart(ent_platform, "router")
+        ent_platform.start_again("router", timeout=90)
     deadline = time.monotonic() + 20
     while (answer := requests.get(ent_platform.url + shared, cookies=session, allow_redirects=False,
                                   timeout=30)).status_code == 503:
@@ -218,7 +209,7 @@ def test_a_node_agent_that_was_down_during_the_logout_closes_the_notebook_when_i
         time.sleep(1)
         assert student.contents(link).status_code == 200, "no agent: no one tells the server yet"
     finally:
-        restart(ent_platform, "spawner1")
+        ent_platform.start_again("spawner1", timeout=90)
     wait_refused(student, link, timeout=30)  # the new agent asks auth what ended while it was away
     assert neighbour.contents(theirs).status_code == 200
     open_notebook(ent_platform, shared, "eleve.dupont", browser=student)
