@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from services.activities import window
 from services.activities.feedback import grade_text
 from services.activities.masters import share_url
-from services.activities.models import Activity, Copy, as_utc, iso
+from services.activities.models import Activity, Copy, iso
 from services.activities.storage import Storage
 
 
@@ -71,7 +71,3 @@ def my_copies(session: Session, storage: Storage, uid: str, moment: datetime) ->
     for _activity, copy in rows:
         session.refresh(copy)
     return [MyCopy(activity, copy, moment) for activity, copy in rows]
-
-
-def deadline(mine: MyCopy) -> datetime | None:
-    return as_utc(mine.activity.closes_at) if mine.activity.closes_at else None

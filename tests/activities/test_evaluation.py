@@ -6,8 +6,6 @@ with what it leaves: nothing changed.  The clock is the app's injectable one.
 from __future__ import annotations
 
 import hashlib
-import json
-import stat
 from datetime import datetime, timedelta, timezone
 
 import nbformat
@@ -375,3 +373,18 @@ def test_my_copies_lists_the_students_activities_with_their_deadline(app, teache
     assert item["activity"]["closes_at"] == "2026-03-20T17:00:00+00:00"
     assert (item["state"], item["hidden"], item["grade"]) == ("en_cours", False, None)
     assert app.test_client().get("/activities/api/me/copies").status_code == 401
+
+
+def test_the_sweep_closes_what_is_due_without_anyone_asking(app, teacher, student, activity, opened, clock):
+    from capytale import db
+    from services.activities import storage
+    from services.activities.window import close_due
+
+    patch(teacher, activity, closes_at="2026-03-12T13:30")
+    with app.app_context():
+        assert close_due(db.session(), storage.current(), NOON) == 0
+        assert close_due(db.session(), storage.current(), NOON + timedelta(hours=1)) == 1
+        assert close_due(db.session(), storage.current(), NOON + timedelta(hours=2)) == 0  # applied once
+    assert not writable(opened)
+    listed = copies(teacher, activity)[student.identity.uid]
+    assert (listed["state"], listed["handed_in_by"]) == ("rendue", "closing")

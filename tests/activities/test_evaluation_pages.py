@@ -7,7 +7,6 @@ import csv
 import html
 import io
 import zipfile
-from datetime import datetime, timezone
 
 import nbformat
 import pytest
