@@ -22,8 +22,8 @@ def test_a_node_whose_proxy_is_down_answers_the_notebook_pages_calls_in_json():
 
     from capytale.stack.haproxy_errors import server_gone_json
 
-    layout = Layout(bind=("127.0.0.1", 8080), services={name: [("127.0.0.1", 1)] for name in ("auth", "activities", "router")},
-                    nodes={1: ("127.0.0.1", 11)}, errors="/srv/errors")
+    layout = Layout(bind=("127.0.0.1", 8080), nodes={1: ("127.0.0.1", 11)}, errors="/srv/errors",
+                    services={name: [("127.0.0.1", 1)] for name in ("auth", "activities", "router")})
     rule = next(line for line in render(layout).splitlines() if line.strip().startswith("http-request return"))
     assert rule.endswith("{ nbsrv() eq 0 }") and "status 503 content-type application/json" in rule
     assert 'string "' + server_gone_json().replace('"', '\\"') + '"' in rule
