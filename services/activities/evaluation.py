@@ -5,7 +5,8 @@
   copy becomes ``rendue``, and the student's file is made read-only: its write
   permission bits are removed, which the student's server honours (its contents
   manager refuses to save, rename or delete a file without them, even as root:
-  :mod:`services.spawner.jupyter.contents`).  One conditional update decides who
+  :mod:`services.spawner.jupyter.contents`), and ``copy.handed_in`` is published
+  (what the autograding listens to).  One conditional update decides who
   handed a copy in: a second hand-in is refused (409), and a closing racing a
   student loses quietly.
 - **Corrected** (by the teacher, from ``rendue``): ``corrigee``; the feedback is
@@ -28,12 +29,14 @@ import stat
 from datetime import datetime
 from typing import Mapping
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from capytale.errors import PlatformError
-from services.activities import feedback, snapshots
+from capytale.messaging import Topology
+from services.activities import events, feedback, snapshots
 from services.activities.copies import notebook_path, read_notebook
 from services.activities.models import Activity, Copy, iso
 from services.activities.storage import Storage
@@ -79,6 +82,9 @@ def hand_in(session: Session, storage: Storage, copy: Copy, by: str, moment: dat
     session.refresh(copy)
     set_read_only(storage, copy, True)
     log.info("copy %s of activity %s handed in by %s (%s)", copy.id, copy.activity_id, by, snapshot.sha256[:12])
+    settings = current_app.config["CAPYTALE"]
+    events.copy_handed_in(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]), copy.activity_id, copy.uid,
+                          copy.user_key, by, snapshot.sha256)
     return True
 
 

@@ -1,4 +1,5 @@
-"""The events activities publishes (``copy.created``), best effort, without making a request wait.
+"""The events activities publishes (``copy.created``, ``copy.handed_in``), best effort, without making a
+request wait.
 
 One :class:`EventPublisher` per process and broker URL, created on first use
 (after gunicorn has forked).  Events are handed to one background thread that
@@ -44,3 +45,10 @@ def copy_created(amqp_url: str, topology: Topology, activity_id: int, uid: str, 
     """Announce a student's first copy of an activity."""
     return publisher(amqp_url, topology).publish("copy.created",
                                        {"activity_id": activity_id, "uid": uid, "user_key": user_key})
+
+
+def copy_handed_in(amqp_url: str, topology: Topology, activity_id: int, uid: str, user_key: str, by: str,
+                   sha256: str) -> Future:
+    """Announce a copy frozen at hand-in (by the student, the closing or the teacher): what grades it listens."""
+    return publisher(amqp_url, topology).publish("copy.handed_in", {
+        "activity_id": activity_id, "uid": uid, "user_key": user_key, "by": by, "sha256": sha256})

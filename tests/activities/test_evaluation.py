@@ -6,6 +6,7 @@ with what it leaves: nothing changed.  The clock is the app's injectable one.
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 
 import nbformat
@@ -388,3 +389,26 @@ def test_the_sweep_closes_what_is_due_without_anyone_asking(app, teacher, studen
     assert not writable(opened)
     listed = copies(teacher, activity)[student.identity.uid]
     assert (listed["state"], listed["handed_in_by"]) == ("rendue", "closing")
+
+
+def test_a_hand_in_is_announced(app, student, activity, opened):
+    from capytale.messaging import Bus
+    from tests.activities.conftest import TEST_TOPOLOGY
+
+    received: list[dict] = []
+    bus = Bus("amqp://guest:guest@127.0.0.1:5672/%2F", "activities-tests", TEST_TOPOLOGY)
+    bus.subscribe(("copy.handed_in",), lambda _key, message: received.append(message.body))
+    if not bus.wait_ready(5):
+        bus.close()
+        pytest.skip("no RabbitMQ on 127.0.0.1:5672")
+    try:
+        time.sleep(0.2)  # the subscription's queue is bound
+        sha256 = hand_in(student, activity).json["sha256"]
+        expected = {"activity_id": activity["id"], "uid": "léa.moreau", "user_key": student.identity.key,
+                    "by": "student", "sha256": sha256}
+        deadline = time.monotonic() + 10
+        while expected not in received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert expected in received
+    finally:
+        bus.close()
