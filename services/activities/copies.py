@@ -4,6 +4,13 @@
 at once: the files are copied without replacing any (see :mod:`storage`), and
 the unique (activity, student) row decides which request made the copy.  A
 later call, even after the master changed, changes nothing on disk.
+
+The student's notebook is made from the teacher's master by :func:`student_notebook`: first the
+student version of the autograding (:func:`grading.student_version`: no hidden test, no solution,
+the check cells read-only), then the instructions, protections and kernel (:mod:`protection`).  What
+the grading needs of the teacher's checks (their hidden tests, fingerprints, points) is never
+stored anywhere else: it is recomputed, when a copy is graded or checked, from the master version
+that copy was made from (``masters/<id>/<copy.version>/``, which never changes).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from sqlalchemy.orm import Session
 from capytale.errors import PlatformError
 from capytale.tokens import Identity
 from services.activities import kernels
+from services.activities.grading import student_version
 from services.activities.masters import current_version
 from services.activities.models import Activity, Copy, iso
 from services.activities.names import folder_name, inside
@@ -75,10 +83,9 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     folder = folder_name(activity.title, activity.code)
     master = storage.master_dir(activity.id, version.number)
     contents = {}
-    prepared = prepared_copy(inside(master, version.notebook).read_bytes(), activity.protect_cells,
-                             activity.instructions, kernels.current())
-    if prepared is not None:
-        contents[version.notebook] = prepared
+    notebook = student_notebook(inside(master, version.notebook).read_bytes(), activity)
+    if notebook is not None:
+        contents[version.notebook] = notebook
     with refused_when_full(_("Le stockage de la plateforme est plein : ta copie de cette activité n'a pas pu être "
                              "préparée. Réessaie dans un moment ; si cela dure, préviens ton enseignant·e."),
                            f"copying activity {activity.id} for {student.uid}"):
@@ -94,6 +101,17 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
         session.rollback()
         return EnsuredCopy(activity, _copy_of(session, activity.id, student.uid), created=False)
     return EnsuredCopy(activity, copy, created=True)
+
+
+def student_notebook(master: bytes, activity: Activity) -> bytes | None:
+    """What a student's notebook starts as, made from the master's bytes; None when it is the master byte for
+    byte (nothing to hide, protect, add or rename)."""
+    hidden = student_version(master)
+    base = hidden.as_bytes() if hidden.changed else master
+    prepared = prepared_copy(base, activity.protect_cells, activity.instructions, kernels.current())
+    if prepared is not None:
+        return prepared
+    return base if hidden.changed else None
 
 
 @dataclass(frozen=True)
