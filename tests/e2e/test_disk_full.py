@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook
 from tests.e2e.conftest import start_platform
+from tests.e2e.test_environment_browser import run_cell
 from tests.e2e.test_teacher_browser import type_in_new_cell
 from tests.small_disk import PAGE, SmallDisk, small_disk
 
@@ -137,11 +138,12 @@ def test_an_upload_on_a_full_disk_is_refused_and_nothing_is_half_stored(platform
 def test_a_first_visit_on_a_full_disk_gets_a_french_page_and_the_copy_once_there_is_room(
         platform, data_disk: SmallDisk, teacher, student, notebook_file):
     """Lost: the newcomer's first visit while the disk was full (a page says why; the same link works once there
-    is room); a student who already had a copy carries on meanwhile: opening it and running cells write nothing."""
+    is room); a student who already had a copy carries on meanwhile: opening it and running cells need no room."""
     activity = teacher.upload(notebook_file, "Les suites").json()
     ancien, nouveau = student("ancien"), student("nouveau")
     old_link = ancien.open_share(share_path(activity))
     assert ancien.enter(old_link).status_code == 200
+    assert ancien.run_code(old_link, "print(6 * 7)").strip() == "42"  # their first kernel made ~/.ipython
 
     with data_disk.full():
         answer = nouveau.http.get(nouveau.url(share_path(activity)), allow_redirects=False, timeout=60)
@@ -227,9 +229,39 @@ def test_in_the_students_page_a_save_on_a_full_disk_says_why_and_keeps_the_edits
         assert on_disk.read_bytes() == saved
         assert "tapé pendant la panne" in page.locator(".jp-Notebook .jp-Cell").first.inner_text()
 
+    close_jupyter_dialogs(page)  # an autosave may have failed meanwhile too
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 30  # a save now, else the autosave (every 10 s)
     while "tapé pendant la panne" not in on_disk.read_text():
         assert time.monotonic() < deadline, "the edits never reached the disk once there was room"
         page.wait_for_timeout(200)
     nbformat.validate(nbformat.reads(on_disk.read_text(), as_version=4))
+
+
+def test_a_notebook_first_opened_on_a_full_disk_opens_and_runs(platform, data_disk: SmallDisk, teacher, people,
+                                                               notebook_file):
+    """Lost: nothing; the page opens a copy made before the disk filled and starts its kernel although it cannot
+    make the notebook's first checkpoint (the page asks for one when it opens a notebook that has none; Jupyter's
+    refusal stopped it before its kernel started, with an "Erreur de chargement" dialog)."""
+    first = teacher.upload(notebook_file, "Les suites, la veille").json()
+    second = teacher.upload(notebook_file, "Les suites, ouvertes pendant la panne").json()
+    page = people.login("eleve.tardif", "student", "/")
+    open_notebook(page, first["share_url"])  # the student has worked before: their kernels' ~/.ipython is made
+    run_first_cell(page)
+    made = page.context.request.get(second["share_url"], max_redirects=0)  # the copy and the server, not the page
+    assert made.status == 302, made.text()
+    copy_folder = next((data_disk.root / "users").glob(f"*/*({second['code']})"))
+    assert not (copy_folder / ".ipynb_checkpoints").exists()
+
+    with data_disk.full():
+        open_notebook(page, second["share_url"])
+        run_first_cell(page)
+        # no "Erreur de chargement" (an autosave of the run cell may fail meanwhile: its dialog says so, rightly)
+        assert page.locator(".jp-Dialog", has_text="chargement").count() == 0
+        assert not list(copy_folder.glob(".ipynb_checkpoints/*"))
+
+
+def run_first_cell(page) -> None:
+    """Run the notebook's code cell (the second one) as a student does, and see what it printed."""
+    run_cell(page, 1)  # run again should a dialog Jupyter opened meanwhile (a failed autosave) take the keys
+    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output", has_text="45").wait_for(timeout=SLOW)

@@ -2,12 +2,15 @@
 
 The contents manager of :mod:`services.spawner.jupyter.contents`, on a small tmpfs:
 full to the last byte, and with room for the old notebook but not for the new one
-(where Jupyter's own writing left a small notebook truncated).
+(where Jupyter's own writing left a small notebook truncated).  Coroutines run in a
+thread of their own: a browser test of the same session may hold the main thread's
+event loop.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -16,7 +19,7 @@ from tornado.web import HTTPError
 from services.spawner.jupyter import server
 from services.spawner.jupyter.contents import StudentsCheckpoints, StudentsContents
 from tests.small_disk import PAGE, small_disk
-from tests.spawner.test_server_config import SPEC
+from tests.spawner.test_server_config import KERNELS, SPEC
 
 
 def notebook(text: str) -> dict:
@@ -25,8 +28,13 @@ def notebook(text: str) -> dict:
     return json.loads(nbformat.writes(made))
 
 
+def run(coroutine):
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result(timeout=60)
+
+
 def save(contents: StudentsContents, content: dict, path: str = "carnet.ipynb") -> dict:
-    return asyncio.run(contents.save({"type": "notebook", "content": content}, path))
+    return run(contents.save({"type": "notebook", "content": content}, path))
 
 
 @pytest.fixture
@@ -36,7 +44,8 @@ def disk(tmp_path):
 
 
 def test_every_students_server_saves_through_it():
-    assert server.server_config(SPEC, as_root=False).ServerApp.contents_manager_class is StudentsContents
+    config = server.server_config(SPEC, as_root=False, kernel_sockets=KERNELS)
+    assert config.ServerApp.contents_manager_class is StudentsContents
     assert StudentsContents().checkpoints_class is StudentsCheckpoints
 
 
@@ -67,6 +76,8 @@ def test_a_save_on_a_full_disk_is_refused_and_the_saved_notebook_stays_whole(dis
 
 
 def test_a_checkpoint_on_a_full_disk_is_refused_and_the_old_one_stays_whole(disk):
+    """A 403, which the page takes as "no checkpoint here" (it opens the notebook and starts its kernel);
+    restoring one is a 507, the notebook as it was."""
     contents = StudentsContents(root_dir=str(disk.root))
     save(contents, notebook("première"))
     checkpoint = disk.root / ".ipynb_checkpoints" / "carnet-checkpoint.ipynb"
@@ -76,10 +87,28 @@ def test_a_checkpoint_on_a_full_disk_is_refused_and_the_old_one_stays_whole(disk
 
     with disk.full():
         with pytest.raises(HTTPError) as refused:
-            asyncio.run(contents.create_checkpoint("carnet.ipynb"))
-        assert refused.value.status_code == 507 and "point de contrôle" in refused.value.log_message
+            run(contents.create_checkpoint("carnet.ipynb"))
+        assert (refused.value.status_code, refused.value.reason) == (403, "disk_full")
+        assert "point de contrôle n'a pas pu être écrit" in refused.value.log_message
         assert checkpoint.read_bytes() == first
-        with pytest.raises(HTTPError):  # restoring it would replace the notebook: refused whole too
-            asyncio.run(contents.restore_checkpoint("checkpoint", "carnet.ipynb"))
+        with pytest.raises(HTTPError) as refused:  # restoring it would replace the notebook: refused whole too
+            run(contents.restore_checkpoint("checkpoint", "carnet.ipynb"))
+        assert (refused.value.status_code, refused.value.reason) == (507, "disk_full")
     assert json.loads((disk.root / "carnet.ipynb").read_text()) == second
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["carnet-checkpoint.ipynb"]
+
+
+def test_a_save_whose_first_checkpoint_finds_no_room_is_a_save(disk):
+    """The notebook is written; its checkpoint, which needs the room the notebook took, is made by a later save."""
+    contents = StudentsContents(root_dir=str(disk.root))
+    (disk.root / "carnet.ipynb").write_text(json.dumps(notebook("copie"), indent=1))  # as a copy is made: no checkpoint
+    bigger = notebook("y" * 6000)  # two pages: written aside, then the copy's one page is given back
+    disk.fill()
+    disk.leave_free(2)
+    assert save(contents, bigger)["name"] == "carnet.ipynb"
+    assert json.loads((disk.root / "carnet.ipynb").read_text()) == bigger
+    assert not (disk.root / ".ipynb_checkpoints" / "carnet-checkpoint.ipynb").exists()
+    disk.empty()
+    save(contents, bigger)
+    assert (disk.root / ".ipynb_checkpoints" / "carnet-checkpoint.ipynb").read_bytes() == \
+        (disk.root / "carnet.ipynb").read_bytes()

@@ -17,6 +17,13 @@ message, which Notebook's own dialog shows; the edits stay in the page, and the
 next save once there is room writes them.  (The server has no catalogue: its few
 texts are French, like ``templates/not_yours.html``.)
 
+A checkpoint that a full disk leaves unwritten is a 403 instead (the old one
+stays): the page asks for one as it opens a notebook that has none, and on any
+refusal but a 403 it says "Erreur de chargement" and never starts the notebook's
+kernel; on a 403 it carries on.  A save whose notebook was written but whose first
+checkpoint could not be is a saved notebook (200; the next save makes the
+checkpoint).  A checkpoint restored on a full disk is a 507, the notebook as it was.
+
 A file without any write permission bit is **read-only** to the student, even for a
 server running as root (the process backend), where the system itself would let it
 be written: that is how the platform marks a copy that was handed in (the activities
@@ -29,6 +36,7 @@ Jupyter's own 403 and a French message, the file untouched.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import secrets
@@ -46,9 +54,12 @@ DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 FULL_MESSAGE = ("Le stockage de la plateforme est plein : « {name} » n'a pas été enregistré ; ce qui était déjà "
                 "enregistré reste intact et tes modifications restent dans la page. Réessaie d'enregistrer dans un "
                 "moment ; si cela dure, préviens ton enseignant·e.")
-CHECKPOINT_FULL_MESSAGE = ("Le stockage de la plateforme est plein : le point de contrôle n'a pas pu être copié ; les "
-                           "fichiers déjà enregistrés restent intacts. Réessaie dans un moment ; si cela dure, "
-                           "préviens ton enseignant·e.")
+CHECKPOINT_FULL_MESSAGE = ("Le stockage de la plateforme est plein : le point de contrôle n'a pas pu être écrit ; le "
+                           "précédent reste intact. Réessaie dans un moment ; si cela dure, préviens ton enseignant·e.")
+RESTORE_FULL_MESSAGE = ("Le stockage de la plateforme est plein : le point de contrôle n'a pas pu être rétabli ; "
+                        "« {name} » reste tel qu'il était enregistré. Réessaie dans un moment ; si cela dure, préviens "
+                        "ton enseignant·e.")
+_SAVING = contextvars.ContextVar("capytale_saving", default=False)  # inside StudentsContents.save
 
 
 def _target(path: str) -> str:
@@ -128,11 +139,23 @@ def read_only_inside(os_path: str) -> str | None:
 
 
 class StudentsCheckpoints(AsyncFileCheckpoints):
-    """Checkpoints (``.ipynb_checkpoints/``) made and restored by :func:`copy_replacing`."""
+    """Checkpoints (``.ipynb_checkpoints/``) made and restored by :func:`copy_replacing`; on a full disk,
+    one not made is a 403 (the page carries on), one not restored a 507."""
 
     async def _copy(self, src: str, dest: str) -> None:
-        with full_disk_refused(CHECKPOINT_FULL_MESSAGE):
-            await run_sync(copy_replacing, src, dest)
+        await run_sync(copy_replacing, src, dest)
+
+    async def create_checkpoint(self, contents_mgr, path: str) -> dict:
+        try:
+            return await super().create_checkpoint(contents_mgr, path)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            raise HTTPError(403, CHECKPOINT_FULL_MESSAGE, reason="disk_full") from exc
+
+    async def restore_checkpoint(self, contents_mgr, checkpoint_id: str, path: str) -> None:
+        with full_disk_refused(RESTORE_FULL_MESSAGE.format(name=os.path.basename(path))):
+            await super().restore_checkpoint(contents_mgr, checkpoint_id, path)
 
 
 class StudentsContents(AsyncLargeFileManager):
@@ -153,7 +176,20 @@ class StudentsContents(AsyncLargeFileManager):
 
     async def save(self, model: dict, path: str = "") -> dict:
         self._refuse_read_only(path)
-        return await super().save(model, path)
+        saving = _SAVING.set(True)
+        try:
+            return await super().save(model, path)
+        finally:
+            _SAVING.reset(saving)
+
+    async def create_checkpoint(self, path: str = "") -> dict | None:
+        try:
+            return await super().create_checkpoint(path)
+        except HTTPError as refused:
+            if not (_SAVING.get() and refused.reason == "disk_full"):
+                raise
+            self.log.warning("%s saved, its first checkpoint not written: the disk is full", path)
+            return None  # the notebook is saved: so is the answer; the next save makes the checkpoint
 
     async def delete_file(self, path: str) -> None:
         self._refuse_read_only(path, whole=True)
