@@ -11,9 +11,16 @@ the check cells read-only), then the instructions, protections and kernel (:mod:
 the grading needs of the teacher's checks (their hidden tests, fingerprints, points) is never
 stored anywhere else: it is recomputed, when a copy is graded or checked, from the master version
 that copy was made from (``masters/<id>/<copy.version>/``, which never changes).
+
+Each copy's folder also gets the student's seed file (:data:`grading.SEED_FILE`, ``.capytale-graine``),
+which ``capytale_alea`` reads in the student's kernel (whose working folder is the activity's): their
+random values in this activity.  It is the platform's file, not the student's work: a later visit puts
+it back when it is missing (a student who edits it changes only what they see: grading runs with the
+seed computed here, :func:`seed_of`).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,12 +33,14 @@ from sqlalchemy.orm import Session
 from capytale.errors import PlatformError
 from capytale.tokens import Identity
 from services.activities import kernels
-from services.activities.grading import student_version
+from services.activities.grading import SEED_FILE, seed_file_text, seed_for, student_version
 from services.activities.masters import current_version
 from services.activities.models import Activity, Copy, iso
 from services.activities.names import folder_name, inside
 from services.activities.protection import prepared_copy
 from services.activities.storage import Storage, modified_at, refused_when_full
+
+log = logging.getLogger("capytale.activities")
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     activity = activity_by_code(session, code)
     existing = _copy_of(session, activity.id, student.uid)
     if existing is not None:
+        _restore_seed_file(storage, existing)
         return EnsuredCopy(activity, existing, created=False)
     if not activity.is_open:
         raise PlatformError(_("Cette activité est fermée : ton enseignant·e ne la distribue plus pour le moment. "
@@ -82,7 +92,7 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
     version = current_version(session, activity)
     folder = folder_name(activity.title, activity.code)
     master = storage.master_dir(activity.id, version.number)
-    contents = {}
+    contents = {SEED_FILE: seed_file_text(seed_for(student.key, activity.id)).encode()}
     notebook = student_notebook(inside(master, version.notebook).read_bytes(), activity)
     if notebook is not None:
         contents[version.notebook] = notebook
@@ -90,10 +100,11 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
                              "préparée. Réessaie dans un moment ; si cela dure, préviens ton enseignant·e."),
                            f"copying activity {activity.id} for {student.uid}"):
         # what was copied before the disk filled stays (whole files only): the next visit copies the rest
-        storage.copy_missing(master, version.files, inside(storage.user_dir(student.key), folder), contents)
+        files = [*(name for name in version.files if name != SEED_FILE), SEED_FILE]  # the seed file is ours
+        storage.copy_missing(master, files, inside(storage.user_dir(student.key), folder), contents)
     copy = Copy(activity_id=activity.id, uid=student.uid, name=student.name, user_key=student.key,
                 class_name=", ".join(student.classes), folder=folder, notebook=version.notebook,
-                version=version.number)
+                version=version.number, seeded=True)
     session.add(copy)
     try:
         session.commit()
@@ -101,6 +112,24 @@ def ensure_copy(session: Session, storage: Storage, code: str, student: Identity
         session.rollback()
         return EnsuredCopy(activity, _copy_of(session, activity.id, student.uid), created=False)
     return EnsuredCopy(activity, copy, created=True)
+
+
+def seed_of(copy: Copy) -> int:
+    """The seed of ``copy``'s student in its activity: what their kernel read from the seed file, and what
+    its grading runs with (0 for a copy made before seed files, whose ``capytale_alea`` said 0)."""
+    return seed_for(copy.user_key, copy.activity_id) if copy.seeded else 0
+
+
+def _restore_seed_file(storage: Storage, copy: Copy) -> None:
+    """Put back a copy's seed file that is missing (never replacing one: a student's edit stays theirs)."""
+    if not copy.seeded:
+        return
+    try:
+        target = inside(storage.user_dir(copy.user_key), copy.folder)
+        if target.is_dir() and not (target / SEED_FILE).exists():
+            storage.copy_missing(target, [SEED_FILE], target, {SEED_FILE: seed_file_text(seed_of(copy)).encode()})
+    except (PlatformError, OSError) as exc:  # a folder the student spoiled: their copy opens all the same
+        log.warning("copy %s: seed file not put back: %s", copy.id, exc)
 
 
 def student_notebook(master: bytes, activity: Activity) -> bytes | None:
@@ -128,7 +157,7 @@ class CopyView:
             "created_at": iso(self.copy.created_at),
             "updated_at": iso(self.updated_at) if self.updated_at else None,
             "folder": self.copy.folder, "notebook": self.copy.notebook, "version": self.copy.version,
-            "working": self.working,
+            "working": self.working, "seed": seed_of(self.copy),
         }
 
 

@@ -104,6 +104,8 @@ class Copy(Base):
     corrected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     feedback_released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)  # proposed by the autograding, else None
+    # made with its seed file (revision 0003): its kernels' seed is grading.seed_for(user_key, activity), else 0
+    seeded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 SCHEMA = Schema("activities", Base.metadata, Path(__file__).with_name("migrations"))

@@ -7,6 +7,7 @@ The teachers' notebooks are the corpus's, read where they are and changed in mem
 from __future__ import annotations
 
 import json
+import subprocess
 
 import nbformat
 import pytest
@@ -65,3 +66,36 @@ def test_a_notebook_without_checks_is_still_copied_byte_for_byte(app, student, a
     path = folder_of(data_root, student, answer) / DICE
     assert path.read_bytes() == (corpus / DICE).read_bytes()
     assert json.loads(path.read_text())  # still a notebook
+
+
+# --- the student's seed ------------------------------------------------------------------------
+
+
+def test_each_copy_gets_its_students_seed_which_capytale_alea_reads(app, person, teacher, problem1, data_root,
+                                                                     students_env):
+    from services.activities.grading import SEED_FILE, generator, seed_for
+
+    léa, noé = person("léa.moreau", "student"), person("noé.bernard", "student")
+    folders = {who.identity.uid: folder_of(data_root, who, ensure_copy(app, who, problem1["code"]))
+               for who in (léa, noé)}
+    with app.app_context():
+        seeds = {who.identity.uid: seed_for(who.identity.key, problem1["id"]) for who in (léa, noé)}
+    assert seeds["léa.moreau"] != seeds["noé.bernard"]
+    listed = teacher.client.get(f"/activities/api/activities/{problem1['id']}/copies").json
+    assert {copy["student"]["uid"]: copy["seed"] for copy in listed} == seeds
+
+    for uid, folder in folders.items():
+        assert (folder / SEED_FILE).read_text() == f"{seeds[uid]}\n"
+        # the student's kernel runs in the activity's folder, on the students' environment
+        printed = subprocess.run(
+            [str(students_env / "bin" / "python"), "-c",
+             "from capytale_alea import aleatoire, graine; print(graine(), aleatoire('exercice 1').randint(1, 10**6))"],
+            cwd=folder, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True).stdout.split()
+        assert printed == [str(seeds[uid]), str(generator(seeds[uid], "exercice 1").randint(1, 10**6))]
+
+    page = teacher.client.get(f"/activities/{problem1['id']}/copies/léa.moreau")
+    assert page.status_code == 200 and f"de cet élève : {seeds['léa.moreau']}" in page.text
+
+    (folders["léa.moreau"] / SEED_FILE).unlink()  # deleted by mistake: the next visit puts it back
+    assert ensure_copy(app, léa, problem1["code"]).json["copy"]["created"] is False
+    assert (folders["léa.moreau"] / SEED_FILE).read_text() == f"{seeds['léa.moreau']}\n"

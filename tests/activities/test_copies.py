@@ -64,7 +64,7 @@ def test_one_student_asking_twice_at_once_gets_one_copy(app, student, activity, 
     with app.app_context():
         assert db.session().scalar(select(func.count()).select_from(models.Copy)) == 1
     folder = student_file(data_root, student, activity).parent
-    assert sorted(p.name for p in folder.iterdir()) == sorted([DICE, "données"])  # no leftover temporary file
+    assert sorted(p.name for p in folder.iterdir()) == sorted([DICE, "données", ".capytale-graine"])  # no leftover temporary file
 
 
 def test_an_unknown_code_is_404(app, student):

@@ -9,7 +9,7 @@ from capytale.errors import PlatformError
 from capytale.web import login_required
 from services.activities import clock, storage
 from services.activities.access import teachers_activity, teachers_copy
-from services.activities.copies import copy_of, notebook_path
+from services.activities.copies import copy_of, notebook_path, seed_of
 from services.activities.evaluation import CORRIGEE, EN_COURS, RENDUE, reference_notebook, save_feedback, set_state
 from services.activities.feedback import LEVEL_LABELS, LEVELS, number_text
 from services.activities.models import Activity, Copy
@@ -36,6 +36,7 @@ def copy_page(activity: Activity, copy: Copy, error: str | None = None, status: 
         frozen=copy.state != EN_COURS and bool(copy.snapshot), notes=notes, error=error,
         comment=typed.get("comment", copy.comment), grade=typed.get("grade", number_text(copy.grade, ",")),
         levels=LEVEL_LABELS, by_levels=activity.grading == LEVELS, saved=request.args.get("saved"),
+        seed=seed_of(copy),
     ), status
 
 
