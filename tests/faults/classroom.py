@@ -5,22 +5,28 @@ its page keeps one.  Each :meth:`Pupil.save` adds a cell whose text is new (``"<
 and remembers it once the server said 200, as Jupyter's autosave writes what was typed; each
 :meth:`Pupil.run` runs a cell in the same kernel (the first defines ``x``, the next ones print it:
 a kernel that survived keeps its ``x``).  :meth:`Classroom.nothing_lost` asks the teacher's side for
-every copy as it is on storage and checks that each holds its student's last save.
-:meth:`Classroom.arrive` is a student clicking the share link during or after an outage: the
+every copy as it is on storage and checks that each holds its student's last save, and at the end
+:meth:`Classroom.leave` stops their kernels and servers (:class:`Operator`), so that the next test
+finds empty nodes.  :meth:`Classroom.arrive` is a student clicking the share link during or after an outage: the
 platform's French "try again" pages are tried again, as a person would ("Réessayer"), anything else
 fails.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import re
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 
 import requests
 import websocket
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
+from capytale.messaging import Bus, Envelope, MessagingUnavailable, RpcTimeout, Topology
 from tests.e2e.browser import Browser, Kernel, NotebookLink
 
 FIRST_CELL = "x = 6 * 7; print(x)"  # what students run: harmless, never the network
@@ -45,6 +51,10 @@ class Pupil:
     kernel: Kernel | None = None
     kernel_id: str | None = None
     ran: int = 0
+    servers: set[tuple[int, str]] = field(default_factory=set)  # (node, user key) of each server it used
+
+    def __post_init__(self) -> None:
+        self.servers.add((self.link.node, self.link.key))
 
     @property
     def name(self) -> str:
@@ -106,6 +116,29 @@ class Pupil:
                 pass  # its server is gone: the platform's stop ends it
 
 
+def person(platform, name: str, role: str) -> Browser:
+    """A logged-in browser that, as browsers do, sends an idempotent request once more when the kept-alive
+    connection it went on was closed before any answer (HAProxy closes an idle one after 15 s: a request
+    leaving at that instant)."""
+    browser = Browser.on(platform)
+    again = Retry(total=1, connect=0, read=1, status=0, other=0, allowed_methods=Retry.DEFAULT_ALLOWED_METHODS)
+    browser.http.mount("http://", HTTPAdapter(max_retries=again))
+    return browser.login(unique(name), role)
+
+
+def unless_cut(call):
+    """``call()``'s answer, or None when the connection was closed without one.
+
+    Right after a part is killed, HAProxy may still send a request over a kept-alive connection to it
+    that the kill has just closed, and then closes the browser's connection without an answer (the
+    page's call fails, Jupyter tries again at its next save): a request at that instant is lost, never
+    what was saved."""
+    try:
+        return call()
+    except requests.ConnectionError:
+        return None
+
+
 def every_part_answers(platform) -> bool:
     """Each service answers through HAProxy with its own answer, and every node's proxy is reached."""
     if not platform._every_service_routed():
@@ -125,13 +158,45 @@ def connect(browser: Browser, link: NotebookLink, kernel_id: str) -> Kernel:
     return Kernel(conn, kernel_id, browser.name, interrupt=lambda: None)
 
 
+class Operator:
+    """What the people running the platform see and say over its RabbitMQ: the nodes' heartbeats, and
+    ``server.stop``."""
+
+    def __init__(self, amqp_url: str, namespace: str):
+        self.bus = Bus(amqp_url, "tests-operator", Topology(namespace)).start()
+        assert self.bus.wait_ready(30), "the operator's connection to RabbitMQ"
+        self.beats: collections.Counter[int] = collections.Counter()
+        self.beat = threading.Condition()
+        self.bus.subscribe(("node.heartbeat",), self._heard)
+
+    def _heard(self, _key: str, event: Envelope) -> None:
+        with self.beat:
+            self.beats[event.body.get("node")] += 1
+            self.beat.notify_all()
+
+    def wait_heartbeats(self, node: int, count: int, timeout: float) -> None:
+        """Wait for ``count`` more heartbeats of ``node``: after two, the router has heard the first too."""
+        with self.beat:
+            target = self.beats[node] + count
+            assert self.beat.wait_for(lambda: self.beats[node] >= target, timeout), (
+                f"node {node} sent no {count} heartbeats in {timeout:.0f} s")
+
+    def stop_server(self, node: int, user_key: str) -> None:
+        self.bus.call_node(node, Envelope("server.stop", {"user_key": user_key, "reason": "admin"}), timeout=10)
+
+    def close(self) -> None:
+        self.bus.close()
+
+
 @dataclass
 class Classroom:
-    """The students of one activity, on one platform; each of them leaves (kernel stopped) at the end."""
+    """The students of one activity, on one platform; each of them leaves (kernel and server stopped) at
+    the end."""
 
     platform: object
     teacher: Browser
     activity: dict
+    operator: Operator
     pupils: list[Pupil] = field(default_factory=list)
 
     @property
@@ -139,7 +204,7 @@ class Classroom:
         return urllib.parse.urlsplit(self.activity["share_url"]).path
 
     def student(self, name: str) -> Browser:
-        return Browser.on(self.platform).login(unique(name), "student")
+        return person(self.platform, name, "student")
 
     def seat(self, name: str, timeout: float = 90.0) -> Pupil:
         """A new student opens the share link and is in their notebook (page loaded, copy read)."""
@@ -166,6 +231,7 @@ class Classroom:
             pupil.lose_kernel_connection()
             pupil.kernel_id, pupil.ran = None, 0
         pupil.link = link
+        pupil.servers.add((link.node, link.key))
         pupil.reads_own_work()
         return pupil
 
@@ -208,5 +274,11 @@ class Classroom:
                     f"{pupil.name}'s last save ({pupil.last_saved!r}) was lost: what was saved must stay")
 
     def leave(self) -> None:
+        """Every pupil closes their notebook; their servers are stopped (saved work stays)."""
         for pupil in self.pupils:
             pupil.leave()
+        try:
+            for node, key in sorted({server for pupil in self.pupils for server in pupil.servers}):
+                self.operator.stop_server(node, key)
+        except (MessagingUnavailable, RpcTimeout):
+            pass  # the test failed with a part down: the platform's stop ends them

@@ -20,8 +20,7 @@ import pytest
 
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import Supervisor, free_port
-from tests.e2e.browser import Browser
-from tests.faults.classroom import Classroom, every_part_answers, unique
+from tests.faults.classroom import Classroom, Operator, every_part_answers, person
 from tests.faults.private import PrivatePostgres, PrivateRabbitMQ, missing_parts, wait_until
 
 NODES = 2
@@ -104,7 +103,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def teacher(whole):
-    return Browser.on(whole).login(unique("prof.faults"), "teacher")
+    return person(whole, "prof.faults", "teacher")
 
 
 @pytest.fixture
@@ -117,8 +116,16 @@ def activity(teacher, corpus):
 
 
 @pytest.fixture
-def classroom(whole, teacher, activity):
-    """The students of ``activity``; their kernels are stopped at the end."""
-    room = Classroom(whole, teacher, activity)
+def operator(whole, broker):
+    """The platform's operators, on its RabbitMQ: heartbeats heard, servers stopped."""
+    watching = Operator(broker.url, whole.config.env["CAPYTALE_AMQP_NAMESPACE"])
+    yield watching
+    watching.close()
+
+
+@pytest.fixture
+def classroom(whole, teacher, activity, operator):
+    """The students of ``activity``; their kernels and servers are stopped at the end."""
+    room = Classroom(whole, teacher, activity, operator)
     yield room
     room.leave()

@@ -22,7 +22,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +29,6 @@ from pathlib import Path
 import pika
 import psycopg
 
-from capytale import parent_death
 from capytale.stack.processes import Process, Supervisor, free_port, tcp_ready
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the script itself: /usr/sbin's wrapper changes user
@@ -146,7 +144,10 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.root, user.pw_uid, user.pw_gid)
-            self.run_as = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--"]
+            # a change of user clears the parent-death signal the supervisor sets: setpriv sets it again after,
+            # SIGINT (fast shutdown), so that a test run killed hard takes its database with it
+            self.run_as = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups",
+                           "--pdeathsig", "INT", "--"]
         self.data = self.root / "data"
         self.process: Process | None = None
         subprocess.run([*self.run_as, str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
@@ -165,10 +166,7 @@ class PrivatePostgres:
             return False
 
     def start(self, timeout: float = 60.0) -> "PrivatePostgres":
-        # the parent-death signal is set after the change of user (a change of user clears it): a test run
-        # killed hard takes its database with it
-        argv = [*self.run_as, sys.executable, "-I", "-S", parent_death.__file__, str(os.getpid()),
-                str(int(signal.SIGINT)), "--", str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+        argv = [*self.run_as, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
                 "-c", "fsync=off", "-c", "max_connections=200"]
         self.process = Process("postgres", argv, {**os.environ, "LC_ALL": "C.UTF-8"}, ready=self.answers)
