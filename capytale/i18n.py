@@ -22,7 +22,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_locale
 
 LANGUAGES = {"fr": "Français", "en": "English"}
@@ -52,7 +52,10 @@ def compiled_catalogues(source: Path = CATALOGUES) -> Path:
 
 
 def chosen_language() -> str:
-    """The language of this request: ``?lang=``, then the cookie, then French."""
+    """The language of this request: ``?lang=``, then the cookie, then French (and French outside any
+    request: a background thread's texts, such as a refusal met by a sweep)."""
+    if not has_request_context():
+        return DEFAULT
     asked = request.args.get("lang", "")
     if asked in LANGUAGES:
         g.capytale_lang_asked = asked

@@ -99,6 +99,8 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("SEED_SECRET_FILE", Path, lambda s: s["VAR_DIR"] / "keys" / "seed.secret", "File holding the secret that derives each student's random values in an activity (CAPYTALE_SEED, capytale_alea); a new secret gives every student new values.", ("activities",)),
     Setting("GRADING_CELL_TIMEOUT", float, 30.0, "Seconds one cell may run when a student's notebook is re-run for grading or Vérifier; then it is interrupted and its check fails.", ("activities",)),
     Setting("GRADING_TIMEOUT", float, 180.0, "Seconds a whole grading or Vérifier run may take, kernel start included; then the kernel is stopped and the checks not reached fail.", ("activities",)),
+    Setting("GRADING_WORKERS", int, 1, "How many hand-in re-runs (one kernel each) each activities process runs at once; the others wait their turn in the database.", ("activities",)),
+    Setting("GRADING_RETRY_DELAY", float, 30.0, "Seconds before the one retry of a hand-in re-run whose kernel could not start.", ("activities",)),
     Setting("CLOSING_INTERVAL", float, 15.0, "Seconds between two sweeps for activities whose closing time has passed (their copies handed in and made read-only); 0: only when someone reaches the activity.", ("activities",)),
     Setting("CLOCK_FILE", str, "", "Tests only, refused in production: a file whose ISO 8601 moment is activities' 'now' for opening and closing times (empty or missing file: the real clock).", ("activities",)),
     # --- router ------------------------------------------------------------------

@@ -5,8 +5,8 @@
   copy becomes ``rendue``, and the student's file is made read-only: its write
   permission bits are removed, which the student's server honours (its contents
   manager refuses to save, rename or delete a file without them, even as root:
-  :mod:`services.spawner.jupyter.contents`), and ``copy.handed_in`` is published
-  (what the autograding listens to).  One conditional update decides who
+  :mod:`services.spawner.jupyter.contents`), ``copy.handed_in`` is published, and
+  the checks are re-run on the snapshot in the background (:mod:`autograding`).  One conditional update decides who
   handed a copy in: a second hand-in is refused (409), and a closing racing a
   student loses quietly.
 - **Corrected** (by the teacher, from ``rendue``): ``corrigee``; the feedback is
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from capytale.errors import PlatformError
 from capytale.messaging import Topology
-from services.activities import events, feedback, snapshots
+from services.activities import autograding, events, feedback, snapshots
 from services.activities.copies import notebook_path, read_notebook
 from services.activities.models import Activity, Copy, iso
 from services.activities.storage import Storage
@@ -71,13 +71,14 @@ def hand_in(session: Session, storage: Storage, copy: Copy, by: str, moment: dat
     result = session.execute(
         update(Copy).where(Copy.id == copy.id, Copy.state == EN_COURS)
         .values(state=RENDUE, handed_in_at=moment, handed_in_by=by, snapshot=snapshot.relative,
-                snapshot_sha256=snapshot.sha256, feedback_released_at=None)
+                snapshot_sha256=snapshot.sha256, feedback_released_at=None, score=None)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.rollback()
         snapshots.discard(storage, snapshot)
         session.refresh(copy)
         return False
+    grading = autograding.queue(session, storage, copy, snapshot.sha256)  # in the hand-in's transaction: never lost
     session.commit()
     session.refresh(copy)
     set_read_only(storage, copy, True)
@@ -85,6 +86,8 @@ def hand_in(session: Session, storage: Storage, copy: Copy, by: str, moment: dat
     settings = current_app.config["CAPYTALE"]
     events.copy_handed_in(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]), copy.activity_id, copy.uid,
                           copy.user_key, by, snapshot.sha256)
+    if grading == autograding.QUEUED:
+        autograding.submit(current_app._get_current_object(), copy.id)  # re-run in the background, never here
     return True
 
 

@@ -1,6 +1,7 @@
 """A person's own copies, across activities: what "Mes activités" and ``GET /api/me/copies`` show.
 
-The teacher's feedback (grade, appréciation, notes on cells) is shown to the student
+The teacher's feedback (grade, appréciation, notes on cells, and the points of the re-run of the
+checks at hand-in: ``GradeReport.for_student``, never an error line) is shown to the student
 once it is released: when the copy is marked corrected, or given back with feedback
 (:mod:`evaluation`).  Until then the student sees their copy's state only.  The due
 closings of these activities are applied first, so a deadline passed is said at once.
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.activities import window
+from services.activities import autograding, window
 from services.activities.feedback import grade_text
 from services.activities.masters import share_url
 from services.activities.models import Activity, Copy, iso
@@ -27,6 +29,7 @@ class MyCopy:
     activity: Activity
     copy: Copy
     moment: datetime
+    grading: Any = None  # the copy's Grading row; only its student's part is ever read here
 
     @property
     def released(self) -> bool:
@@ -39,6 +42,11 @@ class MyCopy:
     @property
     def not_open_yet(self) -> bool:
         return window.not_open_yet(self.activity, self.moment) and self.copy.uid != self.activity.owner_uid
+
+    @property
+    def autograding(self) -> dict | None:
+        """The re-run's points and passed or not (``GradeReport.for_student``), once the feedback is released."""
+        return autograding.student_json(self.grading) if self.released else None
 
     @property
     def grade(self) -> str:
@@ -57,6 +65,7 @@ class MyCopy:
             "comment": self.copy.comment if released else None,
             "cells": (self.copy.cell_notes or {}) if released else None,
             "corrected_at": iso(self.copy.corrected_at) if released and self.copy.corrected_at else None,
+            "autograding": self.autograding,
         }
 
 
@@ -70,4 +79,5 @@ def my_copies(session: Session, storage: Storage, uid: str, moment: datetime) ->
         window.close_if_due(session, storage, activity, moment)
     for _activity, copy in rows:
         session.refresh(copy)
-    return [MyCopy(activity, copy, moment) for activity, copy in rows]
+    gradings = autograding.gradings_of(session, [copy for _activity, copy in rows])
+    return [MyCopy(activity, copy, moment, gradings.get(copy.id)) for activity, copy in rows]

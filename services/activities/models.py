@@ -108,4 +108,25 @@ class Copy(Base):
     seeded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Grading(Base):
+    """The re-run of a copy's checks on its latest snapshot (revision 0004): queued at hand-in in the same
+    transaction, run by a background worker (:mod:`services.activities.autograding`)."""
+
+    __tablename__ = "copy_gradings"
+
+    copy_id: Mapped[int] = mapped_column(ForeignKey("activity_copies.id", ondelete="CASCADE"), primary_key=True)
+    snapshot_sha256: Mapped[str] = mapped_column(String(64))  # the snapshot graded (the copy's latest)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, no_checks, failed
+    tries: Mapped[int] = mapped_column(Integer, default=0)  # runs that found no kernel
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # a retry's time
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # GradeReport.as_json(): the teacher's only
+    student_report: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # GradeReport.for_student()
+    tampering: Mapped[list] = mapped_column(JSON, default=list)  # [{"check", "change": deleted|changed}]
+    note: Mapped[str] = mapped_column(Text, default="")  # for the teacher, French: why there is no score
+
+
 SCHEMA = Schema("activities", Base.metadata, Path(__file__).with_name("migrations"))

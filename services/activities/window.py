@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from capytale import db
 from capytale.errors import PlatformError
 from capytale.tokens import Identity
-from services.activities import clock, feedback, storage as storage_module
+from services.activities import autograding, clock, feedback, storage as storage_module
 from services.activities.evaluation import BY_CLOSING, EN_COURS, RENDUE, give_back, hand_in
 from services.activities.models import Activity, Copy, as_utc
 from services.activities.storage import Storage
@@ -184,8 +184,9 @@ def admit(activity: Activity, person: Identity, has_copy: bool, moment: datetime
 
 
 def init_app(app: Flask) -> None:
-    """Sweep the due closings every ``CLOSING_INTERVAL`` seconds (0: never, for unit tests), from a thread
-    started with this process's first request (after gunicorn has forked)."""
+    """Sweep the due closings, and the due gradings (:func:`autograding.sweep`), every ``CLOSING_INTERVAL``
+    seconds (0: never, for unit tests), from a thread started with this process's first request (after
+    gunicorn has forked)."""
     interval = app.config["CAPYTALE"].get("CLOSING_INTERVAL", 0)
     if not interval:
         return
@@ -211,6 +212,11 @@ def _sweep(reference: weakref.ref, interval: float) -> None:
                 close_due(db.session(), storage_module.current(), clock.now())
         except Exception:  # noqa: BLE001 - the next pass tries again
             log.exception("sweep of the due closings failed")
+        try:
+            with app.app_context():
+                autograding.sweep(app)  # the gradings due: retries, runs a dead process left, older hand-ins
+        except Exception:  # noqa: BLE001 - the next pass tries again
+            log.exception("sweep of the due gradings failed")
         del app
 
 

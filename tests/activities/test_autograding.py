@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+from datetime import datetime, timedelta, timezone
 
 import nbformat
 import pytest
 
-from tests.activities.grading_notebooks import HIDDEN_MARK, PROBLEM1, problem1_teacher
+from services.activities.autograding import RUNNER
+from services.activities.grading import Runner, RunnerError, RunResult
+from services.activities.grading.runner import OK, CellRun
+from tests.activities.grading_notebooks import (CURVE_EXERCISE, CURVE_RIGHT, CURVE_WRONG, DEMO02, HIDDEN_MARK, PROBLEM1,
+                                                SQUARES_FOR_THE_VISIBLE_TESTS, SQUARES_RIGHT, SQUARES_WRONG,
+                                                SUM_REIMPLEMENTED, SUM_RIGHT, cell_with, problem1_teacher, remove_cell)
 from tests.activities.support import ensure_copy, upload
+
+# the tests that run kernels run on SQLite only (the database's part is the same on both, and tested on both
+# with a runner that answers at once)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+ENDED = ("done", "failed", "no_checks")
 
 # what the teacher's problem1 holds and a student must never get: the hidden test, the solutions
 SOLUTIONS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "n must be greater than or equal to 1",
-             "i ** 2 for i in range", "return sum(squares(n))", "pyramidal_number", r"\sum_{i=1}^n i^2")
+             "i ** 2 for i in range", "pyramidal_number", r"\sum_{i=1}^n i^2")
 SECRETS = (HIDDEN_MARK, *SOLUTIONS)
 
 
@@ -29,6 +41,13 @@ def leaks(text: str) -> list[str]:
 def folder_of(data_root, who, answer) -> object:
     copy = answer.json["copy"]
     return data_root / "users" / who.identity.key / copy["folder"]
+
+
+@pytest.fixture
+def app_config(students_env) -> dict:
+    """The students' environment's kernels for the re-runs (LocalRunner, as the settings make it)."""
+    return {"STUDENTS_ENV": str(students_env), "GRADING_CELL_TIMEOUT": 10, "GRADING_TIMEOUT": 120,
+            "GRADING_RETRY_DELAY": 0.2}
 
 
 @pytest.fixture
@@ -99,3 +118,222 @@ def test_each_copy_gets_its_students_seed_which_capytale_alea_reads(app, person,
     (folders["léa.moreau"] / SEED_FILE).unlink()  # deleted by mistake: the next visit puts it back
     assert ensure_copy(app, léa, problem1["code"]).json["copy"]["created"] is False
     assert (folders["léa.moreau"] / SEED_FILE).read_text() == f"{seeds['léa.moreau']}\n"
+
+
+# --- the re-run at hand-in ---------------------------------------------------------------------------
+
+
+def notebook_path(data_root, who, activity) -> object:
+    answer = ensure_copy(app_of(who), who, activity["code"])
+    assert answer.status_code == 200, answer.json
+    return folder_of(data_root, who, answer) / answer.json["copy"]["notebook"]
+
+
+def app_of(who):
+    return who.client.application
+
+
+def answer_problem1(data_root, who, activity, squares: str, sum_of_squares: str) -> nbformat.NotebookNode:
+    """``who`` opens the link and writes their answers in their copy (as their server saves it); the notebook."""
+    path = notebook_path(data_root, who, activity)
+    notebook = nbformat.read(path, as_version=4)
+    cell_with(notebook, grade_id="squares").source = squares
+    cell_with(notebook, grade_id="sum_of_squares").source = sum_of_squares
+    nbformat.write(notebook, path)
+    return notebook
+
+
+def save(data_root, who, activity, notebook) -> None:
+    nbformat.write(notebook, notebook_path(data_root, who, activity))
+
+
+def hand_in(who, activity):
+    answer = who.client.post(f"/activities/api/share/{activity['code']}/hand-in")
+    assert answer.status_code == 200, answer.json
+    return answer
+
+
+def listed(teacher, activity) -> dict:
+    answer = teacher.client.get(f"/activities/api/activities/{activity['id']}/copies")
+    assert answer.status_code == 200, answer.json
+    return {copy["student"]["uid"]: copy for copy in answer.json}
+
+
+def graded(teacher, activity, who, timeout: float = 90) -> dict:
+    """The copies list's line of ``who`` once the re-run of their hand-in has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        line = listed(teacher, activity)[who.identity.uid]
+        if line["autograding"] in ENDED:
+            return line
+        assert time.monotonic() < deadline, f"not graded after {timeout} s: {line}"
+        time.sleep(0.2)
+
+
+def report(teacher, activity, who) -> dict:
+    answer = teacher.client.get(f"/activities/api/activities/{activity['id']}/copies/{who.identity.uid}/report")
+    assert answer.status_code == 200, answer.json
+    return answer.json
+
+
+def passed(report_json) -> dict:
+    return {check["id"]: check["passed"] for check in report_json["checks"]}
+
+
+@SQLITE_ONLY
+def test_a_right_and_a_wrong_nbgrader_solution_get_their_scores_at_hand_in(app, person, teacher, problem1, data_root):
+    léa, noé = person("léa.moreau", "student"), person("noé.bernard", "student")
+    answer_problem1(data_root, léa, problem1, SQUARES_RIGHT, SUM_RIGHT)
+    answer_problem1(data_root, noé, problem1, SQUARES_WRONG, SUM_REIMPLEMENTED)
+    handed = hand_in(léa, problem1)
+    assert handed.json["state"] == "rendue"  # the answer does not wait for the re-run
+    hand_in(noé, problem1)
+
+    right, wrong = graded(teacher, problem1, léa), graded(teacher, problem1, noé)
+    assert (right["autograding"], right["score"], right["max_score"]) == ("done", 3.0, 3.0)
+    assert (wrong["score"], wrong["max_score"], wrong["grade"]) == (0.5, 3.0, None)  # the grade is the teacher's
+    assert passed(report(teacher, problem1, noé)) == {"correct_squares": False, "squares_invalid_input": False,
+                                                      "correct_sum_of_squares": True,
+                                                      "sum_of_squares_uses_squares": False}
+    errors = {check["id"]: check["error"] for check in report(teacher, problem1, noé)["checks"]}
+    assert errors["sum_of_squares_uses_squares"] == "AssertionError: sum_of_squares does not use squares"
+    assert report(teacher, problem1, noé)["manual_points"] == 7.0
+
+    page = teacher.client.get(f"/activities/{problem1['id']}/copies/noé.bernard").text
+    assert "Score proposé : 0,5 / 3 points" in page and "AssertionError: did not raise" in page
+    assert 'data-check="correct_sum_of_squares" data-passed="true"' in page
+
+    # the teacher still gives the grade they like; the proposal stays
+    put = teacher.client.put(f"/activities/api/activities/{problem1['id']}/copies/noé.bernard/feedback",
+                             json={"grade": 9})
+    assert put.status_code == 200 and (put.json["grade"], put.json["score"]) == (9, 0.5)
+
+
+@SQLITE_ONLY
+def test_outputs_edited_to_fake_a_pass_earn_nothing(app, student, teacher, problem1, data_root):
+    path = notebook_path(data_root, student, problem1)
+    notebook = nbformat.read(path, as_version=4)  # nothing answered: every answer raises NotImplementedError
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.execution_count = 1
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "True"}, execution_count=1)]
+            cell.metadata.setdefault("nbgrader", {}).update(points=100, grade=True)
+    nbformat.write(notebook, path)
+    hand_in(student, problem1)
+    line = graded(teacher, problem1, student)
+    assert (line["score"], line["max_score"]) == (0.0, 3.0)
+    assert {check["error"] for check in report(teacher, problem1, student)["checks"]} == {"NotImplementedError"}
+
+
+@SQLITE_ONLY
+def test_a_deleted_check_cell_is_shown_to_the_teacher(app, student, teacher, problem1, data_root):
+    notebook = answer_problem1(data_root, student, problem1, SQUARES_WRONG, SUM_RIGHT)
+    remove_cell(notebook, cell_with(notebook, grade_id="squares_invalid_input"))  # it would fail: deleted
+    cell_with(notebook, grade_id="correct_squares").source = "assert True  # toujours juste"
+    save(data_root, student, problem1, notebook)
+    hand_in(student, problem1)
+    line = graded(teacher, problem1, student)
+    found = report(teacher, problem1, student)
+    assert found["tampering"] == [{"check": "correct_squares", "change": "changed"},
+                                  {"check": "squares_invalid_input", "change": "deleted"}]
+    assert passed(found)["squares_invalid_input"] is False and passed(found)["correct_squares"] is False
+    assert line["score"] == 0.5  # the teacher's checks ran in their place: only "uses squares" passes
+    page = teacher.client.get(f"/activities/{problem1['id']}/copies/{student.identity.uid}").text
+    assert "« squares_invalid_input » supprimée" in page and "« correct_squares » modifiée" in page
+
+
+@SQLITE_ONLY
+def test_hidden_tests_appear_nowhere_on_the_students_side(app, student, teacher, problem1, data_root):
+    path = notebook_path(data_root, student, problem1)
+    answer_problem1(data_root, student, problem1, SQUARES_FOR_THE_VISIBLE_TESTS, SUM_RIGHT)
+    hand_in(student, problem1)
+    assert graded(teacher, problem1, student)["score"] == 2.0  # the hidden test caught it
+    errors = {check["id"]: check["error"] for check in report(teacher, problem1, student)["checks"]}
+    assert errors["correct_squares"] == f"AssertionError: {HIDDEN_MARK}"  # the teacher sees why
+    put = teacher.client.put(f"/activities/api/activities/{problem1['id']}/copies/{student.identity.uid}/feedback",
+                             json={"grade": 12, "comment": "Relis la consigne.", "state": "corrigee"})
+    assert put.status_code == 200, put.json
+
+    mine = student.client.get("/activities/api/me/copies")
+    assert mine.json[0]["autograding"] == {"score": 2.0, "max_score": 3.0, "checks": [
+        {"id": "correct_squares", "points": 1.0, "earned": 0.0, "passed": False},
+        {"id": "squares_invalid_input", "points": 1.0, "earned": 1.0, "passed": True},
+        {"id": "correct_sum_of_squares", "points": 0.5, "earned": 0.5, "passed": True},
+        {"id": "sum_of_squares_uses_squares", "points": 0.5, "earned": 0.5, "passed": True}]}
+    page = student.client.get(f"/activities/me/{problem1['code']}")
+    assert page.status_code == 200 and "2 / 3 points" in page.text
+    for text in (mine.text, page.text, student.client.get("/activities/me/").text, path.read_text()):
+        assert leaks(text) == []
+    assert student.client.get(f"/activities/api/activities/{problem1['id']}/copies/{student.identity.uid}/report"
+                              ).status_code == 403
+
+
+@SQLITE_ONLY
+def test_an_nbautoeval_solution_right_and_wrong(app, person, teacher, data_root):
+    files = [("annex", "exercises/curve.py", CURVE_EXERCISE.encode())]
+    from tests.activities.support import multipart
+
+    created = teacher.client.post("/activities/api/activities", **multipart(
+        {"title": "Courbe"}, [("notebook", DEMO02.name, DEMO02.read_bytes()), *files]))
+    assert created.status_code == 201, created.json
+    demo = created.json
+    for name, curve, score in (("léa.moreau", CURVE_RIGHT, 1.0), ("noé.bernard", CURVE_WRONG, 0.0)):
+        who = person(name, "student")
+        path = notebook_path(data_root, who, demo)
+        notebook = nbformat.read(path, as_version=4)
+        cell_with(notebook, starts="# write your solution here").source = curve
+        cell_with(notebook, starts="# the student's - broken - proposal").source = curve
+        nbformat.write(notebook, path)
+        hand_in(who, demo)
+        line = graded(teacher, demo, who)
+        assert (line["score"], line["max_score"]) == (score, 1.0), report(teacher, demo, who)
+    assert report(teacher, demo, who)["checks"][0]["error"] == \
+        "AssertionError: la correction nbautoeval a trouvé des résultats faux"
+
+
+@SQLITE_ONLY
+def test_the_closing_hands_in_and_the_copies_are_graded(app, student, teacher, problem1, data_root):
+    answer_problem1(data_root, student, problem1, SQUARES_RIGHT, SUM_RIGHT)
+    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    closing = teacher.client.patch(f"/activities/api/activities/{problem1['id']}", json={"closes_at": past})
+    assert closing.status_code == 200, closing.json
+    line = graded(teacher, problem1, student)
+    assert (line["state"], line["handed_in_by"], line["score"]) == ("rendue", "closing", 3.0)
+
+
+# --- when no kernel can run ----------------------------------------------------------------------------
+
+
+class FlakyRunner(Runner):
+    """Finds no kernel ``failures`` times, then says every cell passed."""
+
+    def __init__(self, failures: int):
+        self.failures, self.runs = failures, 0
+
+    def run(self, notebook, files=None, env=None) -> RunResult:
+        self.runs += 1
+        if self.runs <= self.failures:
+            raise RunnerError("no kernel today")
+        return RunResult(cells=tuple(CellRun(OK) for _ in notebook.cells))
+
+
+@pytest.mark.parametrize("failures, status, score", [(1, "done", 3.0), (2, "failed", None), (5, "failed", None)])
+def test_a_run_without_a_kernel_is_retried_once_then_left_to_the_teacher(app, student, teacher, problem1,
+                                                                          data_root, failures, status, score):
+    runner = app.extensions[RUNNER] = FlakyRunner(failures)
+    answer_problem1(data_root, student, problem1, SQUARES_RIGHT, SUM_RIGHT)
+    hand_in(student, problem1)
+    line = graded(teacher, problem1, student)
+    assert (line["autograding"], line["score"], runner.runs) == (status, score, 2)
+    found = report(teacher, problem1, student)
+    if status == "failed":
+        assert found["note"].startswith("La correction automatique n'a pas pu se lancer (deux essais)")
+        page = teacher.client.get(f"/activities/{problem1['id']}/copies/{student.identity.uid}").text
+        assert "n&#39;a pas pu se lancer" in page and "Relancer la correction automatique" in page
+        # the teacher runs it again, once a kernel is there
+        app.extensions[RUNNER] = FlakyRunner(0)
+        again = teacher.client.post(f"/activities/api/activities/{problem1['id']}/copies/"
+                                    f"{student.identity.uid}/regrade")
+        assert again.status_code == 202, again.json
+        assert graded(teacher, problem1, student)["score"] == 3.0
+    assert "note" not in json.dumps(student.client.get("/activities/api/me/copies").json)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _, ngettext
 from capytale import db
 from capytale.errors import PlatformError
 from capytale.web import login_required
-from services.activities import clock, storage
+from services.activities import autograding, clock, storage
 from services.activities.access import teachers_activity, teachers_copy
 from services.activities.copies import copy_of, notebook_path, seed_of
 from services.activities.evaluation import CORRIGEE, EN_COURS, RENDUE, reference_notebook, save_feedback, set_state
@@ -36,7 +36,8 @@ def copy_page(activity: Activity, copy: Copy, error: str | None = None, status: 
         frozen=copy.state != EN_COURS and bool(copy.snapshot), notes=notes, error=error,
         comment=typed.get("comment", copy.comment), grade=typed.get("grade", number_text(copy.grade, ",")),
         levels=LEVEL_LABELS, by_levels=activity.grading == LEVELS, saved=request.args.get("saved"),
-        seed=seed_of(copy),
+        seed=seed_of(copy), grading=autograding.teacher_json(autograding.grading_of(db.session(), copy)),
+        number=lambda value: number_text(value, ","),
     ), status
 
 
@@ -63,6 +64,18 @@ def correct(activity_id: int, uid: str):
         return copy_page(activity, student_copy, *refused(refusal), form=form)
     log.info("copy %s of activity %s: feedback saved, %s", student_copy.id, activity.id, student_copy.state)
     return redirect(url_for(".copy", activity_id=activity.id, uid=student_copy.uid, saved=1), 303)
+
+
+@bp.post("/<id:activity_id>/copies/<uid>/regrade")
+@login_required("teacher")
+def regrade(activity_id: int, uid: str):
+    """"Relancer la correction automatique": the copy's checks run again on its latest snapshot."""
+    activity, student_copy = teachers_copy(activity_id, uid)
+    try:
+        autograding.regrade_again(db.session(), student_copy)
+    except PlatformError as refusal:
+        return copy_page(activity, student_copy, *refused(refusal))
+    return redirect(url_for(".copy", activity_id=activity.id, uid=student_copy.uid, _anchor="autograding"), 303)
 
 
 @bp.post("/<id:activity_id>/bulk")

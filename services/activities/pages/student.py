@@ -7,10 +7,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.web import current_identity, login_required
-from services.activities import clock, storage
+from services.activities import autograding, clock, storage
 from services.activities.access import students_copy
 from services.activities.evaluation import EN_COURS, hand_in_as_student
-from services.activities.feedback import grade_text
+from services.activities.feedback import grade_text, number_text
 from services.activities.masters import share_url
 from services.activities.mine import MyCopy, my_copies
 from services.activities.pages import log, refused
@@ -32,7 +32,7 @@ def mine():
 def my_copy_page(code: str, error: str | None = None, status: int = 200):
     activity, copy = students_copy(code)
     moment = clock.now()
-    mine = MyCopy(activity, copy, moment)
+    mine = MyCopy(activity, copy, moment, autograding.grading_of(db.session(), copy))
     cells = []
     if mine.released and copy.snapshot:
         try:
@@ -44,6 +44,7 @@ def my_copy_page(code: str, error: str | None = None, status: int = 200):
         can_hand_in=copy.state == EN_COURS, closed=is_closed(activity, moment),
         grade=grade_text(activity, copy.grade) if mine.released else "",
         notebook_url=share_url(web.settings()["PUBLIC_URL"], activity.code), handed=request.args.get("rendue"),
+        number=lambda value: number_text(value, ","),
     ), status
 
 
