@@ -15,6 +15,20 @@ localhost_names.install()  # students' servers are at <key>.nb.localhost: the lo
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "notebooks"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used a whole platform (``platform`` fixture) shows the tail of each of its logs."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "platform" in item.fixturenames:
+        platform = item.funcargs.get("platform")
+        log_dir = platform.config.log_dir if platform else None
+        if log_dir and log_dir.exists():
+            for log in sorted(log_dir.glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-40:]
+                report.sections.append((f"log {log.name}", "\n".join(tail)))
+
+
 def _answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from capytale.messaging import Topology
 from services.activities import create_app, models
-from tests.activities.support import DICE, Person, upload
+from tests.activities.support import DICE, NOON, Person, upload
 from tests.conftest import make_identity
 
 LIMITS = {"MAX_NOTEBOOK_MB": 1, "MAX_UPLOAD_MB": 3, "CLOSING_INTERVAL": 0}  # closings applied when reached
@@ -95,3 +95,18 @@ def activity(app: Flask, teacher: Person, corpus: Path) -> dict:
                     annexes=[("données/lancers.csv", b"de1;de2\n1;6\n")])
     assert answer.status_code == 201, answer.json
     return answer.json
+
+
+@pytest.fixture
+def clock(app):
+    """The service's clock, set by the test: ``clock.now`` is what the service reads (NOON at first)."""
+
+    class Clock:
+        now = NOON
+
+        def __call__(self):
+            return self.now
+
+    made = Clock()
+    app.extensions["activities.clock"] = made
+    return made

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from capytale.tokens import Identity
 from services.activities import models
 
 DICE = "Calcul d'une paire de dés un peu particuliers.ipynb"
+
+
+NOON = datetime(2026, 3, 12, 12, 0, tzinfo=timezone.utc)  # 13:00 in Paris: the evaluation tests' clock starts there
 
 
 @dataclass

@@ -12,25 +12,9 @@ from datetime import datetime, timedelta, timezone
 import nbformat
 import pytest
 
-from tests.activities.support import DICE, ensure_copy
+from tests.activities.support import DICE, NOON, ensure_copy
 
 FOLDER = "Dés particuliers ({code})"
-NOON = datetime(2026, 3, 12, 12, 0, tzinfo=timezone.utc)  # 13:00 in Paris
-
-
-@pytest.fixture
-def clock(app):
-    """The service's clock, set by the test: ``clock.now`` is what the service reads."""
-
-    class Clock:
-        now = NOON
-
-        def __call__(self):
-            return self.now
-
-    made = Clock()
-    app.extensions["activities.clock"] = made
-    return made
 
 
 def student_file(data_root, who, activity, name=DICE):

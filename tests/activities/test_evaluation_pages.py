@@ -12,20 +12,7 @@ import nbformat
 import pytest
 
 from tests.activities.support import DICE, ensure_copy
-from tests.activities.test_evaluation import NOON, copies, feedback, hand_in, patch, student_file, writable
-
-
-@pytest.fixture
-def clock(app):
-    class Clock:
-        now = NOON
-
-        def __call__(self):
-            return self.now
-
-    made = Clock()
-    app.extensions["activities.clock"] = made
-    return made
+from tests.activities.test_evaluation import copies, feedback, hand_in, patch, student_file, writable
 
 
 def page(who, path) -> str:

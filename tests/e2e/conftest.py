@@ -1,6 +1,6 @@
 """The whole platform, started once for the end-to-end tests: HAProxy, auth, activities,
 router, four nodes (CHP + spawner), RabbitMQ and PostgreSQL of this machine.
-Logs of every process are printed when a test fails."""
+Logs of every process are printed when a test fails (tests/conftest.py)."""
 from __future__ import annotations
 
 import itertools
@@ -48,19 +48,6 @@ def platform(tmp_path_factory, request):
     local = start_platform(tmp_path_factory, request)
     yield local
     local.stop(forget_messaging=True)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed and "platform" in item.fixturenames:
-        platform = item.funcargs.get("platform")
-        log_dir = platform.config.log_dir if platform else None
-        if log_dir and log_dir.exists():
-            for log in sorted(log_dir.glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-40:]
-                report.sections.append((f"log {log.name}", "\n".join(tail)))
 
 
 def unique(name: str) -> str:

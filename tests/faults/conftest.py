@@ -88,19 +88,6 @@ def whole(platform, broker, database):
     return platform
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed and "platform" in item.fixturenames:
-        platform = item.funcargs.get("platform")
-        log_dir = platform.config.log_dir if platform else None
-        if log_dir and log_dir.exists():
-            for log in sorted(log_dir.glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-40:]
-                report.sections.append((f"log {log.name}", "\n".join(tail)))
-
-
 @pytest.fixture
 def teacher(whole):
     return person(whole, "prof.faults", "teacher")
