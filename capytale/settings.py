@@ -101,6 +101,8 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("GRADING_TIMEOUT", float, 180.0, "Seconds a whole grading or Vérifier run may take, kernel start included; then the kernel is stopped and the checks not reached fail.", ("activities",)),
     Setting("GRADING_WORKERS", int, 1, "How many hand-in re-runs (one kernel each) each activities process runs at once; the others wait their turn in the database.", ("activities",)),
     Setting("GRADING_RETRY_DELAY", float, 30.0, "Seconds before the one retry of a hand-in re-run whose kernel could not start.", ("activities",)),
+    Setting("CHECK_CONCURRENCY", int, 2, "How many Vérifier runs (one kernel each) each activities process runs at once; a student who waits more than 20 s for a turn is told to try again.", ("activities",)),
+    Setting("CHECK_TIMEOUT", float, 60.0, "Seconds a Vérifier run may take, kernel start included (the student waits for it: under HAProxy's 120 s); GRADING_TIMEOUT if shorter.", ("activities",)),
     Setting("CLOSING_INTERVAL", float, 15.0, "Seconds between two sweeps for activities whose closing time has passed (their copies handed in and made read-only); 0: only when someone reaches the activity.", ("activities",)),
     Setting("CLOCK_FILE", str, "", "Tests only, refused in production: a file whose ISO 8601 moment is activities' 'now' for opening and closing times (empty or missing file: the real clock).", ("activities",)),
     # --- router ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The evaluation loop's JSON interface, under ``/activities/api``.
 
-For students (their own copies only): hand in, list my copies.  For the
+For students (their own copies only): hand in, "Vérifier", list my copies.  For the
 activity's teacher: the time window and grading scale, the feedback on a copy,
 a state for many copies at once.  Refusals are ``{"error", "reason"}`` with a 4xx
 status, in the person's language, and change nothing.
@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.web import current_identity, login_required
-from services.activities import clock, storage, window
+from services.activities import clock, storage, verifier, window
 from services.activities.access import students_copy, teachers_activity, teachers_copy
 from services.activities.copies import copy_of
 from services.activities.evaluation import STATES, evaluation_json, hand_in_as_student, save_feedback, set_state
@@ -48,6 +48,22 @@ def hand_in(code: str):
     hand_in_as_student(db.session(), storage.current(), copy, clock.now())
     return {"state": copy.state, "handed_in_at": iso(copy.handed_in_at), "sha256": copy.snapshot_sha256,
             "activity": {"id": activity.id, "title": activity.title, "code": activity.code}}
+
+
+@bp.post("/share/<code>/check")
+@login_required()
+def check(code: str):
+    """"Vérifier": the visible checks run on the caller's copy as saved now (``{"checks": [ids]}`` to run only
+    these), each check's result and the attempts left."""
+    activity, copy = students_copy(code)
+    body = request.get_json(silent=True) if request.content_length else None
+    only = body.get("checks") if isinstance(body, dict) else None
+    if only is not None and (not isinstance(only, list) or not all(isinstance(item, str) for item in only)):
+        raise PlatformError(_("« checks » doit être une liste d'identifiants de vérifications."),
+                            log_message=f"check body {body!r:.120}", reason="bad_checks", status=400)
+    answer = verifier.check(db.session(), storage.current(), activity, copy, clock.now(), only)
+    log.info("copy %s of activity %s checked: %s/%s", copy.id, activity.id, answer["passed"], answer["total"])
+    return answer
 
 
 @bp.get("/me/copies")

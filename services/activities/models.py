@@ -129,4 +129,15 @@ class Grading(Base):
     note: Mapped[str] = mapped_column(Text, default="")  # for the teacher, French: why there is no score
 
 
+class CheckAttempt(Base):
+    """How many times a student ran "Vérifier" on one check of an activity (revision 0005)."""
+
+    __tablename__ = "check_attempts"
+
+    student_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 SCHEMA = Schema("activities", Base.metadata, Path(__file__).with_name("migrations"))

@@ -337,3 +337,136 @@ def test_a_run_without_a_kernel_is_retried_once_then_left_to_the_teacher(app, st
         assert again.status_code == 202, again.json
         assert graded(teacher, problem1, student)["score"] == 3.0
     assert "note" not in json.dumps(student.client.get("/activities/api/me/copies").json)
+
+
+# --- "Vérifier" ---------------------------------------------------------------------------------------
+
+
+def verify(who, activity, **body):
+    return who.client.post(f"/activities/api/share/{activity['code']}/check", json=body or None)
+
+
+@pytest.fixture
+def limited(app, teacher) -> dict:
+    """problem1 shared with two "Vérifier" allowed per check (and its hidden test)."""
+    notebook = problem1_teacher()
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
+            cell.metadata["capytale"] = {"check": {"attempts": 2}}
+    answer = upload(teacher, PROBLEM1.name, nbformat.writes(notebook).encode(), title="Carrés")
+    assert answer.status_code == 201, answer.json
+    return answer.json
+
+
+@SQLITE_ONLY
+def test_verifier_runs_the_visible_checks_and_counts_the_attempts(app, student, limited, data_root):
+    answer_problem1(data_root, student, limited, SQUARES_FOR_THE_VISIBLE_TESTS, SUM_REIMPLEMENTED)
+    assert 'id="check"' in student.client.get(f"/activities/me/{limited['code']}").text  # the button
+    first = verify(student, limited)
+    assert first.status_code == 200, first.json
+    assert {item["id"]: (item["passed"], item["attempts_left"]) for item in first.json["checks"]} == {
+        "correct_squares": (True, 1), "squares_invalid_input": (True, 1), "correct_sum_of_squares": (True, 1),
+        "sum_of_squares_uses_squares": (False, 1)}  # the hidden test is not run: it would fail
+    assert (first.json["passed"], first.json["total"]) == (3, 4)
+    failed = next(item for item in first.json["checks"] if not item["passed"])
+    assert failed["error"] == "AssertionError: sum_of_squares does not use squares"  # a visible test's line
+    assert leaks(first.text) == []
+
+    page = student.client.post(f"/activities/me/{limited['code']}/check")  # the page's button: the 2nd attempt
+    assert page.status_code == 200
+    assert "Vérifications réussies : 3 sur 4" in page.text and "Essais restants : 0." in page.text
+    assert "« sum_of_squares_uses_squares » : pas encore réussie." in page.text and leaks(page.text) == []
+
+    spent = verify(student, limited)
+    assert spent.status_code == 429 and spent.json["reason"] == "no_attempts_left"
+    assert spent.json["error"] == "Tu as utilisé tous tes essais de « Vérifier » pour cette activité."
+    page = student.client.post(f"/activities/me/{limited['code']}/check")
+    assert page.status_code == 429 and "tous tes essais" in page.text
+
+
+@SQLITE_ONLY
+def test_verifier_on_the_nbautoeval_notebook(app, student, teacher, data_root):
+    from tests.activities.support import multipart
+
+    created = teacher.client.post("/activities/api/activities", **multipart(
+        {"title": "Courbe"}, [("notebook", DEMO02.name, DEMO02.read_bytes()),
+                              ("annex", "exercises/curve.py", CURVE_EXERCISE.encode())]))
+    demo = created.json
+    path = notebook_path(data_root, student, demo)
+    notebook = nbformat.read(path, as_version=4)
+    for start in ("# write your solution here", "# the student's - broken - proposal"):
+        cell_with(notebook, starts=start).source = CURVE_WRONG
+    nbformat.write(notebook, path)
+    answer = verify(student, demo)
+    assert answer.status_code == 200, answer.json
+    assert [(item["id"], item["passed"], item["attempts_left"]) for item in answer.json["checks"]] == [
+        ("exo_curve", False, None)]  # no limit set: as many as the student likes
+
+
+def test_verifier_is_refused_after_hand_in_and_after_closing(app, student, person, teacher, limited, activity,
+                                                            data_root):
+    app.extensions[RUNNER] = FlakyRunner(0)
+    answer_problem1(data_root, student, limited, SQUARES_RIGHT, SUM_RIGHT)
+    assert verify(student, limited).status_code == 200
+    hand_in(student, limited)
+    after = verify(student, limited)
+    assert (after.status_code, after.json["reason"]) == (409, "handed_in")
+    assert after.json["error"].startswith("Ta copie est rendue : « Vérifier » n'est plus possible.")
+
+    late = person("noé.bernard", "student")
+    answer_problem1(data_root, late, limited, SQUARES_RIGHT, SUM_RIGHT)
+    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    assert teacher.client.patch(f"/activities/api/activities/{limited['id']}", json={"closes_at": past}).status_code == 200
+    closed = verify(late, limited)
+    assert (closed.status_code, closed.json["reason"]) == (403, "activity_ended")
+    assert "« Vérifier » n'est plus possible" in closed.json["error"]
+
+    ensure_copy(app, student, activity["code"])  # the dice notebook has no check
+    none = verify(student, activity)
+    assert (none.status_code, none.json["reason"]) == (409, "no_checks")
+    assert verify(person("zoé.petit", "student"), limited).json["reason"] in ("no_copy", "activity_ended")
+    assert app.test_client().post(f"/activities/api/share/{limited['code']}/check").status_code == 401
+    with app.app_context():  # nothing refused was counted
+        from services.activities.verifier import SqlAttemptStore
+        from capytale import db
+
+        assert SqlAttemptStore(db.session()).counts(late.identity.key, limited["id"]) == {}
+
+
+def test_a_verifier_without_a_kernel_counts_nothing(app, student, limited, data_root):
+    app.extensions[RUNNER] = FlakyRunner(1)
+    answer_problem1(data_root, student, limited, SQUARES_RIGHT, SUM_RIGHT)
+    refused = verify(student, limited)
+    assert (refused.status_code, refused.json["reason"]) == (503, "grading_unavailable")
+    assert [item["attempts_left"] for item in verify(student, limited).json["checks"]] == [1, 1, 1, 1]
+
+
+def test_two_verifier_at_once_never_both_get_the_last_attempt(app, student):
+    import threading
+
+    from capytale import db
+    from services.activities import models
+    from services.activities.verifier import SqlAttemptStore
+
+    with app.app_context():
+        session = db.session()
+        session.add(models.Activity(id=77, code="attempts", title="t", owner_uid="o", owner_name="o"))
+        session.commit()
+    granted, barrier = [], threading.Barrier(12)
+
+    def click() -> None:
+        with app.app_context():
+            store = SqlAttemptStore(db.session())
+            barrier.wait()
+            granted.append(store.take("k1", 77, "ex1", 5))
+
+    threads = [threading.Thread(target=click) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(n for n in granted if n is not None) == [1, 2, 3, 4, 5] and granted.count(None) == 7
+    with app.app_context():
+        store = SqlAttemptStore(db.session())
+        store.give_back("k1", 77, "ex1")
+        assert store.counts("k1", 77) == {"ex1": 4} and store.counts("k2", 77) == {}

@@ -21,7 +21,7 @@ from services.auth import models as auth
 from services.router import models as router
 
 SCHEMAS = {schema.service: schema for schema in (auth.SCHEMA, activities.SCHEMA, router.SCHEMA)}
-HEADS = {"auth": "0002", "activities": "0004", "router": "0001"}  # each service's latest revision
+HEADS = {"auth": "0002", "activities": "0005", "router": "0001"}  # each service's latest revision
 WORKERS, ROUNDS = 4, 3
 MOMENT = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
 
