@@ -149,6 +149,10 @@ class NodeServers:
             self._drop(user_key)
             raise PlatformError(START_FAILED, reason="spawn_failed", status=503,
                                 log_message=f"server of {user_key} {what}; see {self.node_dir.log_path(user_key)}")
+        handle = self.backend.publish_socket(handle)
+        self.node_dir.save(handle)
+        with self._handles_lock:
+            self._handles[user_key] = handle
         self._route(handle)
         log.info("started server %s for %s in %.2fs", handle.ref, user_key, time.monotonic() - began)
         self.publish("server.started", {"node": self.node, "user_key": user_key, "reason": "ensure"})
@@ -174,6 +178,7 @@ class NodeServers:
             self.backend.stop(running, self.stop_timeout)
             running = None
         if running is not None and self._answers(running):
+            running = self.backend.publish_socket(running)  # a start whose agent died before it
             self.node_dir.save(running)
             with self._handles_lock:
                 self._handles[user_key] = running

@@ -62,6 +62,11 @@ class NodeDir:
     def socket_dir(self, user_key: str) -> Path:
         return self.path / "sockets" / check_user_key(user_key)
 
+    def routed_socket(self, user_key: str) -> Path:
+        """``<node>/routed/<key>.sock``: a second name of a container's socket, in a folder no
+        container is given, that the node's proxy uses (:meth:`DockerBackend.publish_socket`)."""
+        return self.path / "routed" / f"{check_user_key(user_key)}.sock"
+
     def state_path(self, user_key: str) -> Path:
         return self.path / f"{check_user_key(user_key)}.json"
 
@@ -117,3 +122,4 @@ class NodeDir:
         shutil.rmtree(self.socket_dir(user_key), ignore_errors=True)
         self.state_path(user_key).unlink(missing_ok=True)
         self.path.joinpath(f"{check_user_key(user_key)}.sock").unlink(missing_ok=True)
+        self.routed_socket(user_key).unlink(missing_ok=True)

@@ -77,6 +77,14 @@ class Backend:
         """
         raise NotImplementedError
 
+    def publish_socket(self, handle: ServerHandle) -> ServerHandle:
+        """Once the server answers: the handle whose ``socket_path`` the node's proxy is to use.
+
+        The socket the server made sits where its student's code can replace it (it runs as the
+        same user); a backend that can give the proxy a path out of that code's reach does so here.
+        By default, the server's own path."""
+        return handle
+
     def stop(self, handle: ServerHandle, timeout: float) -> None:
         """Stop the server: ask politely, wait up to ``timeout`` seconds, then force.
 

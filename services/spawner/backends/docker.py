@@ -20,12 +20,22 @@ One container per student server, through the docker SDK:
   and the grant public key in its environment: nothing is read from the
   workspace.
 
+The proxy does not use the socket's path in the student's folder, where the student's code
+(the server's user) could put a socket of its own: once the server answers, the agent gives
+that socket a second name, a hard link in ``<run root>/<node>/routed/``, which no container
+sees, and the route names that. The link leads to the socket the server bound whatever
+becomes of the first name; a server that is killed takes its socket with it (the proxy then
+meets a refused connection, never another server). The server also makes itself
+non-dumpable (:mod:`services.spawner.jupyter.container`), so that its kernels, the same user,
+cannot take its listening socket with ``pidfd_getfd`` or ``ptrace``.
+
 A container that stopped is kept until the agent has saved its output to
 ``<run root>/<node>/<key>.log``, then removed.  :meth:`list_running` also removes
 stopped containers of this node that no state file names.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -209,10 +219,22 @@ class DockerBackend(Backend):
         return self.client.containers.list(all=True, filters={"label": [
             f"{LABEL}namespace={self.namespace}", f"{LABEL}node={self.node}"]})
 
+    def publish_socket(self, handle: ServerHandle) -> ServerHandle:
+        """A hard link to the socket the server bound, out of every container's reach: the route's."""
+        routed = self.node_dir.routed_socket(handle.user_key)
+        if handle.socket_path == str(routed):  # published already (an adopted server): never again
+            return handle
+        routed.parent.mkdir(mode=0o700, exist_ok=True)
+        routed.unlink(missing_ok=True)
+        os.link(self.node_dir.socket_path(handle.user_key, own_folder=True), routed, follow_symlinks=False)
+        return dataclasses.replace(handle, socket_path=str(routed))
+
     def _handle(self, container: Any) -> ServerHandle:
         labels = container.labels
         user_key = labels[f"{LABEL}user_key"]
-        return ServerHandle(user_key=user_key, socket_path=str(self.node_dir.socket_path(user_key, own_folder=True)),
+        routed = self.node_dir.routed_socket(user_key)  # what a previous agent published, if it did
+        socket_path = routed if routed.exists() else self.node_dir.socket_path(user_key, own_folder=True)
+        return ServerHandle(user_key=user_key, socket_path=str(socket_path),
                             started_at=float(labels.get(f"{LABEL}started_at", "0")),
                             instance=labels.get(f"{LABEL}instance", ""), container_id=container.id)
 

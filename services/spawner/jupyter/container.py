@@ -6,13 +6,15 @@ student's workspace.  This module turns them into the same environment and
 configuration as a server forked by the zygote (:mod:`.server`), then runs
 it.  Inside the container the paths are fixed (below): the workspace and the
 socket folder are the two read-write bind mounts, the node's revocations folder
-the read-only one, everything else writable is ``/tmp``.
+the read-only one, everything else writable is ``/tmp``. The server makes itself
+non-dumpable before it starts: its kernels run as its user, and must not reach into it.
 
 Kept free of Jupyter imports at module level: the agent imports the constants.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import json
 import logging
@@ -30,6 +32,7 @@ REVOCATIONS_DIR = "/capytale/revocations"  # the node's revocations folder (read
 STUDENTS_ENV = "/opt/students"  # the students' environment (capytale.stack.students_env), in the image
 RUNTIME_DIR = "/tmp/runtime"  # on the container's tmpfs: kernel connection files, Jupyter's data, the key
 KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
+PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
 def container_spec(spec: ServerSpec) -> ServerSpec:
@@ -37,6 +40,15 @@ def container_spec(spec: ServerSpec) -> ServerSpec:
     return dataclasses.replace(spec, root_dir=WORKSPACE, socket_path=f"{SOCKET_DIR}/{SOCKET_NAME}", log_path="",
                                runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub",
                                students_env=STUDENTS_ENV, revocations_file=f"{REVOCATIONS_DIR}/{REVOKED_FILE}")
+
+
+def not_dumpable() -> None:
+    """Close this process to its own user's other processes (its kernels): no ``ptrace``, no
+    ``pidfd_getfd`` of its listening socket, no ``/proc/<pid>/fd``. A kernel, a new program, is
+    dumpable again: the server itself can still stop and signal it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.clear()
     os.environ.update(server.environment(spec, base))
     os.chdir(spec.root_dir)
+    not_dumpable()
     server.run(spec)
 
 
