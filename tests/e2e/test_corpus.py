@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 
+from services.activities.grading import student_version
 from tests.conftest import CORPUS
 from tests.e2e.browser import Browser
 
@@ -68,7 +69,7 @@ def test_a_corpus_notebook_goes_all_the_way(name, corpus_teacher, corpus_student
         pytest.fail(f"{name} refused: {answer.json()['error']}")  # no corpus notebook is invalid
     assert answer.status_code == 201, answer.text
     activity = answer.json()
-    master = nbformat.read(source, as_version=4)
+    master = student_version(source.read_bytes()).notebook  # what students get: problem1's solutions stubbed
 
     # the student opens it in their own server: the same cells as the teacher's notebook
     link = corpus_student.open_share(urllib.parse.urlsplit(activity["share_url"]).path)
