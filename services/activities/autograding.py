@@ -62,6 +62,9 @@ NO_KERNEL_NOTE = N_("La correction automatique n'a pas pu se lancer (deux essais
 UNREADABLE_NOTE = N_("La correction automatique n'a pas pu lire cette copie (sa version rendue ou les fichiers de "
                      "l'activité sont introuvables ou modifiés sur le serveur) : préviens les personnes qui gèrent "
                      "la plateforme.")
+UNEXPECTED_NOTE = N_("La correction automatique s'est arrêtée sur une erreur inattendue de la plateforme : il n'y a "
+                     "pas de score proposé. Tu peux la relancer ; si cela recommence, préviens les personnes qui "
+                     "gèrent la plateforme.")
 RUNNER = "activities.grading.runner"  # a test's runner, instead of the settings' LocalRunner
 WORKER = "activities.grading.worker"
 
@@ -226,9 +229,13 @@ def grade(session: Session, storage: Storage, copy_id: int, runner: Runner | Non
         report = regrade(master, snapshots.read_snapshot(storage, copy), runner, files=folder, seed=seed_of(copy))
     except RunnerError as refusal:
         return _no_kernel(session, row, refusal)
-    except PlatformError as refusal:  # a snapshot altered, a master missing: the teacher is told, no retry
-        log.error("copy %s not graded: %s", copy_id, refusal.log_message)
+    except (PlatformError, OSError) as refusal:  # a snapshot altered, a master missing: said, not retried
+        log.error("copy %s not graded: %s", copy_id, getattr(refusal, "log_message", refusal))
         return _finish(session, copy_id, sha, status=FAILED, note=UNREADABLE_NOTE)
+    except Exception:  # noqa: BLE001 - a bug: logged, and the row ends (else every sweep would run it again)
+        log.exception("copy %s: grading failed", copy_id)
+        session.rollback()
+        return _finish(session, copy_id, sha, status=FAILED, note=UNEXPECTED_NOTE)
     log.info("copy %s graded: %s/%s in %.1f s%s", copy_id, report.score, report.max_score, report.seconds,
              f" ({report.stopped})" if report.stopped else "")
     return _finish(session, copy_id, sha, status=DONE, score=report.score, max_score=report.max_score,
@@ -273,8 +280,9 @@ def due(session: Session) -> list[int]:
     now = utcnow()
     stale = now - timedelta(seconds=current_app.config["CAPYTALE"]["GRADING_TIMEOUT"] + 60)
     missing = list(session.scalars(
-        select(Copy.id).outerjoin(Grading, Grading.copy_id == Copy.id)
-        .where(Copy.snapshot_sha256.is_not(None), Grading.copy_id.is_(None))))
+        select(Copy.id).join(Activity, Activity.id == Copy.activity_id)
+        .outerjoin(Grading, Grading.copy_id == Copy.id)
+        .where(Copy.snapshot_sha256.is_not(None), Grading.copy_id.is_(None), Activity.deleted_at.is_(None))))
     for copy_id in missing:
         copy = session.get(Copy, copy_id)
         try:

@@ -470,3 +470,40 @@ def test_two_verifier_at_once_never_both_get_the_last_attempt(app, student):
         store = SqlAttemptStore(db.session())
         store.give_back("k1", 77, "ex1")
         assert store.counts("k1", 77) == {"ex1": 4} and store.counts("k2", 77) == {}
+
+
+class BrokenRunner(Runner):
+    def run(self, notebook, files=None, env=None) -> RunResult:
+        raise ValueError("a bug of ours")
+
+
+def test_the_sweep_grades_what_no_worker_did(app, person, teacher, problem1, data_root):
+    from capytale import db
+    from services.activities import autograding, models
+
+    app.extensions[RUNNER] = FlakyRunner(0)
+    léa, noé = person("léa.moreau", "student"), person("noé.bernard", "student")
+    for who in (léa, noé):
+        answer_problem1(data_root, who, problem1, SQUARES_RIGHT, SUM_RIGHT)
+        hand_in(who, problem1)
+        assert graded(teacher, problem1, who)["score"] == 3.0
+    with app.app_context():  # léa's copy handed in before gradings existed; noé's run left by a process that died
+        session = db.session()
+        copies = {copy.uid: copy for copy in session.query(models.Copy)}
+        session.delete(session.get(models.Grading, copies["léa.moreau"].id))
+        row = session.get(models.Grading, copies["noé.bernard"].id)
+        row.status, row.started_at = "running", datetime.now(timezone.utc) - timedelta(hours=1)
+        session.query(models.Copy).update({"score": None})
+        session.commit()
+        assert autograding.sweep(app) == 2
+        assert autograding.sweep(app) in (0, 1, 2)  # what is still queued may be handed again: claimed once
+    for who in (léa, noé):
+        assert graded(teacher, problem1, who)["score"] == 3.0
+
+
+def test_a_bug_in_a_run_ends_it_with_a_note(app, student, teacher, problem1, data_root):
+    app.extensions[RUNNER] = BrokenRunner()
+    answer_problem1(data_root, student, problem1, SQUARES_RIGHT, SUM_RIGHT)
+    hand_in(student, problem1)
+    assert graded(teacher, problem1, student)["autograding"] == "failed"
+    assert report(teacher, problem1, student)["note"].startswith("La correction automatique s'est arrêtée sur une")
