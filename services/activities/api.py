@@ -17,7 +17,7 @@ from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.messaging import Topology
 from capytale.web import current_identity, login_required
-from services.activities import autograding, clock, events, kernels, presence, storage, window
+from services.activities import autograding, clock, events, gradings, kernels, presence, storage, window
 from services.activities.access import reachable_activity, teachers_activity, teachers_copy
 from services.activities.copies import copies_of, ensure_copy, read_notebook
 from services.activities.evaluation import evaluation_json
@@ -67,9 +67,9 @@ def list_copies(activity_id: int):
     activity = teachers_activity(activity_id)
     window.close_if_due(db.session(), storage.current(), activity, clock.now())
     views = copies_of(db.session(), storage.current(), activity, presence.working_now())
-    gradings = autograding.gradings_of(db.session(), [view.copy for view in views])
+    graded = gradings.gradings_of(db.session(), [view.copy for view in views])
     return jsonify([view.as_json() | evaluation_json(activity, view.copy)
-                    | autograding.list_json(gradings.get(view.copy.id)) for view in views])
+                    | gradings.list_json(graded.get(view.copy.id)) for view in views])
 
 
 @bp.get("/activities/<id:activity_id>/copies/<uid>/report")
@@ -78,7 +78,7 @@ def copy_report(activity_id: int, uid: str):
     """The re-run of the copy's checks at hand-in, as its teacher sees it: each check's result, points and
     error line, the check cells deleted or changed, the score proposed; ``{"status": null}`` before any."""
     copy = teachers_copy(activity_id, uid)[1]
-    return autograding.teacher_json(autograding.grading_of(db.session(), copy))
+    return gradings.teacher_json(gradings.grading_of(db.session(), copy))
 
 
 @bp.post("/activities/<id:activity_id>/copies/<uid>/regrade")
@@ -88,7 +88,7 @@ def regrade_copy(activity_id: int, uid: str):
     copy = teachers_copy(activity_id, uid)[1]
     autograding.regrade_again(db.session(), copy)
     log.info("copy %s of activity %s queued for grading again", copy.id, activity_id)
-    return autograding.teacher_json(autograding.grading_of(db.session(), copy)), 202
+    return gradings.teacher_json(gradings.grading_of(db.session(), copy)), 202
 
 
 @bp.get("/activities/<id:activity_id>/copies/<uid>/notebook")

@@ -24,6 +24,8 @@
   rows queued whose retry time has come, rows left ``running`` by a process that died (older than
   ``GRADING_TIMEOUT`` and a minute), and handed-in copies without a row (handed in before this
   existed).  Hand-in events (``copy.handed_in``) are best effort: the row is what is never lost.
+
+What the pages and the JSON interface show of it is :mod:`gradings`.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ from services.activities.copies import seed_of
 from services.activities.grading import LocalRunner, Runner, RunnerError, find_checks, regrade
 from services.activities.grading.reading import as_notebook
 from services.activities.masters import version_of
-from services.activities.models import Activity, Copy, Grading, iso, utcnow
+from services.activities.models import Activity, Copy, Grading, utcnow
 from services.activities.names import inside
 from services.activities.pages import N_
 from services.activities.storage import Storage
@@ -301,45 +303,3 @@ def sweep(app: Flask) -> int:
     for copy_id in copies:
         submit(app, copy_id)
     return len(copies)
-
-
-# --- what the interface says ------------------------------------------------------------------------
-
-
-def grading_of(session: Session, copy: Copy) -> Grading | None:
-    """``copy``'s grading, if it is of its latest snapshot."""
-    return gradings_of(session, [copy]).get(copy.id)
-
-
-def gradings_of(session: Session, copies: list[Copy]) -> dict[int, Grading]:
-    """The gradings of ``copies``' latest snapshots, by copy id (one query)."""
-    if not copies:
-        return {}
-    shas = {copy.id: copy.snapshot_sha256 for copy in copies}
-    rows = session.scalars(select(Grading).where(Grading.copy_id.in_(list(shas))))
-    return {row.copy_id: row for row in rows if row.snapshot_sha256 == shas[row.copy_id]}
-
-
-def teacher_json(row: Grading | None) -> dict:
-    """The teacher's view of a copy's grading: each check, the tampering, the note."""
-    if row is None:
-        return {"status": None}
-    report = row.report or {}
-    return {"status": row.status, "sha256": row.snapshot_sha256, "score": row.score, "max_score": row.max_score,
-            "graded_at": iso(row.graded_at) if row.graded_at else None, "note": _(row.note) if row.note else "",
-            "checks": report.get("checks", []), "tampering": row.tampering or [],
-            "manual": report.get("manual", []), "manual_points": report.get("manual_points", 0),
-            "stopped": report.get("stopped", "")}
-
-
-def list_json(row: Grading | None) -> dict:
-    """What the copies list adds to ``score``."""
-    if row is None:
-        return {"autograding": None, "max_score": None, "graded_at": None}
-    return {"autograding": row.status, "max_score": row.max_score,
-            "graded_at": iso(row.graded_at) if row.graded_at else None}
-
-
-def student_json(row: Grading | None) -> dict | None:
-    """All a student is ever given of their grading: points and passed or not (never an error line)."""
-    return row.student_report if row is not None and row.status == DONE else None

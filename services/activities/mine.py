@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.activities import autograding, window
+from services.activities import gradings, window
 from services.activities.feedback import grade_text
 from services.activities.masters import share_url
 from services.activities.models import Activity, Copy, iso
@@ -46,7 +46,7 @@ class MyCopy:
     @property
     def autograding(self) -> dict | None:
         """The re-run's points and passed or not (``GradeReport.for_student``), once the feedback is released."""
-        return autograding.student_json(self.grading) if self.released else None
+        return gradings.student_json(self.grading) if self.released else None
 
     @property
     def grade(self) -> str:
@@ -79,5 +79,5 @@ def my_copies(session: Session, storage: Storage, uid: str, moment: datetime) ->
         window.close_if_due(session, storage, activity, moment)
     for _activity, copy in rows:
         session.refresh(copy)
-    gradings = autograding.gradings_of(session, [copy for _activity, copy in rows])
-    return [MyCopy(activity, copy, moment, gradings.get(copy.id)) for activity, copy in rows]
+    graded = gradings.gradings_of(session, [copy for _activity, copy in rows])
+    return [MyCopy(activity, copy, moment, graded.get(copy.id)) for activity, copy in rows]

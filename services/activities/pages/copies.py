@@ -7,7 +7,7 @@ from flask_babel import gettext as _, ngettext
 from capytale import db
 from capytale.errors import PlatformError
 from capytale.web import login_required
-from services.activities import autograding, clock, storage
+from services.activities import autograding, clock, gradings, storage
 from services.activities.access import teachers_activity, teachers_copy
 from services.activities.copies import copy_of, notebook_path, seed_of
 from services.activities.evaluation import CORRIGEE, EN_COURS, RENDUE, reference_notebook, save_feedback, set_state
@@ -36,7 +36,7 @@ def copy_page(activity: Activity, copy: Copy, error: str | None = None, status: 
         frozen=copy.state != EN_COURS and bool(copy.snapshot), notes=notes, error=error,
         comment=typed.get("comment", copy.comment), grade=typed.get("grade", number_text(copy.grade, ",")),
         levels=LEVEL_LABELS, by_levels=activity.grading == LEVELS, saved=request.args.get("saved"),
-        seed=seed_of(copy), grading=autograding.teacher_json(autograding.grading_of(db.session(), copy)),
+        seed=seed_of(copy), grading=gradings.teacher_json(gradings.grading_of(db.session(), copy)),
         number=lambda value: number_text(value, ","),
     ), status
 

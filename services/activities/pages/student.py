@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from capytale import db, web
 from capytale.errors import PlatformError
 from capytale.web import current_identity, login_required
-from services.activities import autograding, clock, storage, verifier
+from services.activities import clock, gradings, storage, verifier
 from services.activities.access import students_copy
 from services.activities.evaluation import EN_COURS, hand_in_as_student
 from services.activities.feedback import grade_text, number_text
@@ -35,7 +35,7 @@ def mine():
 def my_copy_page(code: str, error: str | None = None, status: int = 200, checked: dict | None = None):
     activity, copy = students_copy(code)
     moment = clock.now()
-    mine = MyCopy(activity, copy, moment, autograding.grading_of(db.session(), copy))
+    mine = MyCopy(activity, copy, moment, gradings.grading_of(db.session(), copy))
     cells = []
     if mine.released and copy.snapshot:
         try:
