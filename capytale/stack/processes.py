@@ -11,6 +11,7 @@ benchmark).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -54,10 +55,41 @@ def tcp_ready(port: int, host: str = "127.0.0.1") -> Ready:
     return check
 
 
+def _ephemeral_ports() -> range:
+    """The ports Linux gives outgoing connections (``ip_local_port_range``)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, for a process to bind a moment later.
+
+    Never one of the ephemeral range: any outgoing connection of the machine can take such a
+    port between this choice and the bind (seen: a private broker's distribution port taken
+    under a test suite's load), and none of the ports already handed out by this process."""
+    ephemeral = _ephemeral_ports()
+    candidates = [port for port in range(10000, 65536) if port not in ephemeral]
+    rng = random.SystemRandom()
+    with _handed_out_lock:
+        for _ in range(200):
+            port = rng.choice(candidates)
+            if port in _handed_out:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port outside the ephemeral range {ephemeral.start}-{ephemeral.stop - 1}")
 
 
 @dataclass
