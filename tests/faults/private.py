@@ -87,6 +87,7 @@ class PrivateRabbitMQ:
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             "ERL_EPMD_ADDRESS": "127.0.0.1",
             "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_CRASH_DUMP": str(self.root / "erl_crash.dump"),  # not in the checkout
         })
         return env
 
