@@ -94,6 +94,15 @@ EXPECTED_ERRORS: dict[str, dict[int, tuple[str, str]]] = {
     "mp_1_motifs.ipynb": {
         22: ("IndentationError", f"{LEFT_TO_THE_STUDENT}: a function whose body is to be written"),
     },
+    "problem1.ipynb": {  # nbgrader: the student's copy is the student version (services/activities/grading)
+        1: ("NotImplementedError", f"{LEFT_TO_THE_STUDENT}: squares() is the platform's stub in the student's copy"),
+        2: ("NotImplementedError", "a check cell calling the stubbed squares()"),
+        3: ("NotImplementedError", "the same"),
+        5: ("NotImplementedError", f"{LEFT_TO_THE_STUDENT}: sum_of_squares() is stubbed too"),
+        6: ("NotImplementedError", "a check cell calling the stubbed sum_of_squares()"),
+        7: ("NotImplementedError", "the same"),
+        8: ("NotImplementedError", f"{LEFT_TO_THE_STUDENT}: a written answer, stubbed"),
+    },
     "Oraux_CentraleSupelec_PSI__Juin_2019.ipynb": {
         53: ("NameError", "uses pi, which a later cell imports (the notebook was run out of order)"),
         55: ("NameError", "the same"),
