@@ -8,6 +8,7 @@ the end.  An agent's log is attached to the report of a failed test.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import json
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -40,6 +42,13 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 TOPOLOGY = Topology(f"capytale-test-{secrets.token_hex(4)}")  # never a running platform's queues
 _user_numbers = itertools.count(1)
 _LIVE_NODES: list["Node"] = []
+
+
+def run_coroutine(coroutine, timeout: float = 60):
+    """``coroutine`` run to its end on a loop of its own, in a thread: the browser tests' Playwright
+    may hold a running loop in this one, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result(timeout=timeout)
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05, message: str = "condition"):

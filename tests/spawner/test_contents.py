@@ -8,9 +8,7 @@ event loop.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -19,6 +17,7 @@ from tornado.web import HTTPError
 from services.spawner.jupyter import server
 from services.spawner.jupyter.contents import StudentsCheckpoints, StudentsContents
 from tests.small_disk import PAGE, small_disk
+from tests.spawner.conftest import run_coroutine
 from tests.spawner.test_server_config import KERNELS, SPEC
 
 
@@ -28,13 +27,8 @@ def notebook(text: str) -> dict:
     return json.loads(nbformat.writes(made))
 
 
-def run(coroutine):
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, coroutine).result(timeout=60)
-
-
 def save(contents: StudentsContents, content: dict, path: str = "carnet.ipynb") -> dict:
-    return run(contents.save({"type": "notebook", "content": content}, path))
+    return run_coroutine(contents.save({"type": "notebook", "content": content}, path))
 
 
 @pytest.fixture
@@ -87,12 +81,12 @@ def test_a_checkpoint_on_a_full_disk_is_refused_and_the_old_one_stays_whole(disk
 
     with disk.full():
         with pytest.raises(HTTPError) as refused:
-            run(contents.create_checkpoint("carnet.ipynb"))
+            run_coroutine(contents.create_checkpoint("carnet.ipynb"))
         assert (refused.value.status_code, refused.value.reason) == (403, "disk_full")
         assert "point de contrôle n'a pas pu être écrit" in refused.value.log_message
         assert checkpoint.read_bytes() == first
         with pytest.raises(HTTPError) as refused:  # restoring it would replace the notebook: refused whole too
-            run(contents.restore_checkpoint("checkpoint", "carnet.ipynb"))
+            run_coroutine(contents.restore_checkpoint("checkpoint", "carnet.ipynb"))
         assert (refused.value.status_code, refused.value.reason) == (507, "disk_full")
     assert json.loads((disk.root / "carnet.ipynb").read_text()) == second
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["carnet-checkpoint.ipynb"]

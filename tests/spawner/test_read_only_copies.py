@@ -8,7 +8,6 @@ restore it: the file stays as it was.  These tests run as whatever user runs the
 """
 from __future__ import annotations
 
-import asyncio
 import json
 
 import nbformat
@@ -16,6 +15,7 @@ import pytest
 from tornado.web import HTTPError
 
 from services.spawner.jupyter.contents import StudentsContents
+from tests.spawner.conftest import run_coroutine
 
 
 def notebook(text: str) -> dict:
@@ -24,24 +24,20 @@ def notebook(text: str) -> dict:
     return json.loads(nbformat.writes(made))
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
 @pytest.fixture
 def handed_in(tmp_path):
     """A student's space with a copy saved once, then handed in (its write bits removed)."""
     contents = StudentsContents(root_dir=str(tmp_path))
     (tmp_path / "Dés (abcd2345)").mkdir()
     path = "Dés (abcd2345)/dés.ipynb"
-    run(contents.save({"type": "notebook", "content": notebook("rendue")}, path))
+    run_coroutine(contents.save({"type": "notebook", "content": notebook("rendue")}, path))
     (tmp_path / path).chmod(0o444)
     return contents, path, tmp_path / path
 
 
 def refused(call) -> HTTPError:
     with pytest.raises(HTTPError) as refusal:
-        run(call)
+        run_coroutine(call)
     assert refusal.value.status_code == 403 and refusal.value.reason == "read_only"
     assert "« dés.ipynb » est en lecture seule : cette copie a été rendue." in refusal.value.log_message
     return refusal.value
@@ -49,15 +45,15 @@ def refused(call) -> HTTPError:
 
 def test_a_handed_in_copy_is_listed_read_only(handed_in):
     contents, path, _file = handed_in
-    assert run(contents.get(path, content=False))["writable"] is False
-    listing = run(contents.get("Dés (abcd2345)"))
+    assert run_coroutine(contents.get(path, content=False))["writable"] is False
+    listing = run_coroutine(contents.get("Dés (abcd2345)"))
     assert [item["writable"] for item in listing["content"]] == [False]
 
 
 def test_saving_renaming_deleting_or_restoring_a_handed_in_copy_is_refused(handed_in):
     contents, path, file = handed_in
     before = file.read_bytes()
-    checkpoint = run(contents.create_checkpoint(path))  # reading it is allowed
+    checkpoint = run_coroutine(contents.create_checkpoint(path))  # reading it is allowed
     refused(contents.save({"type": "notebook", "content": notebook("changée")}, path))
     refused(contents.rename(path, "Dés (abcd2345)/autre.ipynb"))
     refused(contents.delete(path))
@@ -70,12 +66,12 @@ def test_saving_renaming_deleting_or_restoring_a_handed_in_copy_is_refused(hande
 def test_given_back_it_saves_again(handed_in):
     contents, path, file = handed_in
     file.chmod(0o644)
-    run(contents.save({"type": "notebook", "content": notebook("reprise")}, path))
+    run_coroutine(contents.save({"type": "notebook", "content": notebook("reprise")}, path))
     assert "reprise" in file.read_text()
-    assert run(contents.get(path, content=False))["writable"] is True
+    assert run_coroutine(contents.get(path, content=False))["writable"] is True
 
 
 def test_a_new_file_beside_it_is_the_students_to_write(handed_in):
     contents, _path, file = handed_in
-    run(contents.save({"type": "notebook", "content": notebook("brouillon")}, "Dés (abcd2345)/brouillon.ipynb"))
+    run_coroutine(contents.save({"type": "notebook", "content": notebook("brouillon")}, "Dés (abcd2345)/brouillon.ipynb"))
     assert (file.parent / "brouillon.ipynb").exists()
