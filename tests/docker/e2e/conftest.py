@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import (  # noqa: F401 - the end-to-end fixtures, on this folder's platform
-    activity, browser, operator, pytest_runtest_makereport, start_platform, student, teacher,
+    activity, browser, operator, start_platform, student, teacher,
 )
 
 
