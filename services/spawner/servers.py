@@ -21,10 +21,10 @@ from typing import Any, Callable
 
 from capytale.errors import PlatformError
 from services.spawner import culling, unixhttp
-from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.backends.base import Backend
 from services.spawner.locks import KeyedLocks
 from services.spawner.proxy import ChpClient, route_path, route_prefix, socket_target
-from services.spawner.state import NodeDir, check_user_key
+from services.spawner.state import NodeDir, ServerHandle, check_user_key
 
 log = logging.getLogger("capytale.spawner")
 

@@ -15,15 +15,57 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from services.spawner.backends.base import ServerHandle
+from typing import Any
 
 log = logging.getLogger("capytale.spawner")
 
 # Keys are opaque base32 strings (see docs/architecture.md); anything else never becomes a path.
 USER_KEY = re.compile(r"[a-z0-9]{1,64}")
 SUN_PATH_MAX = 107  # bytes a Unix socket path may hold on Linux, without the final NUL
+
+
+@dataclass(frozen=True)
+class ServerHandle:
+    """One running server: whose, where it listens, and how to reach its process or container."""
+
+    user_key: str
+    socket_path: str
+    started_at: float  # time.time() when the backend started it
+    instance: str  # random id of this start: grants name it, so a restarted server refuses older ones
+    pid: int | None = None  # process backend
+    container_id: str | None = None  # container backends
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def ref(self) -> str:
+        """How logs name the server: ``pid 4242`` or ``container 0123456789ab``."""
+        return f"pid {self.pid}" if self.pid is not None else f"container {str(self.container_id)[:12]}"
+
+    def same_server(self, other: "ServerHandle | None") -> bool:
+        """Whether ``other`` names the same process or container (whatever else was recorded)."""
+        return other is not None and (self.pid, self.container_id) == (other.pid, other.container_id)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ServerHandle":
+        """Rebuild a handle from :meth:`to_json`; raises ``ValueError`` on anything else."""
+        try:
+            handle = cls(
+                user_key=str(data["user_key"]),
+                socket_path=str(data["socket_path"]),
+                started_at=float(data["started_at"]),
+                instance=str(data["instance"]),
+                pid=None if data.get("pid") is None else int(data["pid"]),
+                container_id=None if data.get("container_id") is None else str(data["container_id"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a server handle: {exc!r}") from None
+        if handle.pid is None and handle.container_id is None:
+            raise ValueError("a server handle needs a pid or a container id")
+        return handle
 
 
 class BadUserKey(ValueError):

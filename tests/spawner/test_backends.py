@@ -10,7 +10,8 @@ import pytest
 
 from capytale.tokens import ensure_development_keys
 from services.spawner import procfs, unixhttp
-from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.backends.base import Backend
+from services.spawner.state import ServerHandle
 from services.spawner.backends.process import ProcessBackend
 from services.spawner.state import NodeDir
 from tests.spawner.conftest import kill_pid

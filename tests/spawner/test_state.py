@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from services.spawner.backends.base import ServerHandle
+from services.spawner.state import ServerHandle
 from services.spawner.locks import KeyedLocks
 from services.spawner.state import BadUserKey, NodeDir
 

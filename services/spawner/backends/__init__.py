@@ -1,14 +1,10 @@
 """Spawner backends: how a node runs its students' servers (see :mod:`.base` for the contract)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from capytale.settings import Settings, SettingsError
-from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.backends.base import Backend
 from services.spawner.jupyter.spec import parse_extensions
-
-if TYPE_CHECKING:
-    from services.spawner.state import NodeDir
+from services.spawner.state import NodeDir, ServerHandle
 
 __all__ = ["Backend", "ServerHandle", "make_backend"]
 

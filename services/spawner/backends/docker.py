@@ -49,10 +49,10 @@ import docker.errors
 from docker.types import LogConfig, Mount
 
 from services.spawner import cgroups
-from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.backends.base import Backend
 from services.spawner.jupyter.container import KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec
 from services.spawner.jupyter.spec import ServerSpec, with_lab
-from services.spawner.state import NodeDir
+from services.spawner.state import NodeDir, ServerHandle
 
 log = logging.getLogger("capytale.spawner")
 

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 from services.spawner import procfs
-from services.spawner.backends.base import Backend, ServerHandle
+from services.spawner.backends.base import Backend
 from services.spawner.jupyter.revoked import FILE_NAME as REVOKED_FILE
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir, with_lab
-from services.spawner.state import NodeDir
+from services.spawner.state import NodeDir, ServerHandle
 
 log = logging.getLogger("capytale.spawner")
 
