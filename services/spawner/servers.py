@@ -133,15 +133,13 @@ class NodeServers:
 
     def _start(self, user_key: str, lab: bool) -> ServerHandle:
         root_dir = self.workspace(user_key)
-        socket_path = self.node_dir.socket_path(user_key, own_folder=self.backend.socket_folder)
-        socket_path.unlink(missing_ok=True)
         began = time.monotonic()
-        handle = self.backend.start(user_key, root_dir, socket_path, self.base_url(user_key),
-                                    instance=secrets.token_urlsafe(12), lab=lab)
+        handle = self.backend.start(user_key, root_dir, self.base_url(user_key), instance=secrets.token_urlsafe(12),
+                                    lab=lab)
         self.node_dir.save(handle)
         with self._handles_lock:
             self._handles[user_key] = handle
-        answered = unixhttp.wait_answering(str(socket_path), self.base_url(user_key) + "api", self.spawn_timeout,
+        answered = unixhttp.wait_answering(handle.socket_path, self.base_url(user_key) + "api", self.spawn_timeout,
                                            still_worth_waiting=lambda: self.backend.is_alive(handle))
         if not answered:
             what = "did not answer in time" if self.backend.is_alive(handle) else "exited before answering"

@@ -33,7 +33,7 @@ def backend(request, students_env):
     ensure_development_keys(folder / "keys")
     node_dir = NodeDir(folder / "run", 1).create()
     if request.param == "process":
-        made = ProcessBackend(node_dir, folder / "keys" / "grant.pub", ("notebook",), students_env)
+        made = ProcessBackend(node_dir, folder / "keys" / "grant.pub", ("notebook",), students_env, spawn_timeout=30)
     made.open()
     made.root = folder / "data"
     yield made
@@ -47,11 +47,10 @@ def backend(request, students_env):
 def test_a_backend_starts_finds_and_stops_a_server(backend):
     root = backend.root / "kconform"
     root.mkdir(parents=True)
-    socket_path = backend.node_dir.socket_path("kconform", own_folder=backend.socket_folder)
-    handle = backend.start("kconform", root, socket_path, "/n/1/u/kconform/", "i1")
+    handle = backend.start("kconform", root, "/n/1/u/kconform/", "i1")
     backend.node_dir.save(handle)
-    assert handle.user_key == "kconform" and handle.socket_path == str(socket_path)
-    assert unixhttp.wait_answering(str(socket_path), "/n/1/u/kconform/api", 20, lambda: backend.is_alive(handle))
+    assert handle.user_key == "kconform" and handle.socket_path.startswith(str(backend.node_dir.path) + "/")
+    assert unixhttp.wait_answering(handle.socket_path, "/n/1/u/kconform/api", 20, lambda: backend.is_alive(handle))
     assert backend.is_alive(handle)
     assert backend.list_running() == [handle]
 
@@ -69,8 +68,7 @@ def test_a_recycled_pid_is_not_taken_for_the_server(backend):
 
 def test_a_server_that_cannot_start_exits_and_says_why(backend):
     missing = backend.root / "knowhere" / "does-not-exist"
-    socket_path = backend.node_dir.socket_path("knowhere")
-    handle = backend.start("knowhere", missing, socket_path, "/n/1/u/knowhere/", "i1")
-    answered = unixhttp.wait_answering(str(socket_path), "/n/1/u/knowhere/api", 10, lambda: backend.is_alive(handle))
+    handle = backend.start("knowhere", missing, "/n/1/u/knowhere/", "i1")
+    answered = unixhttp.wait_answering(handle.socket_path, "/n/1/u/knowhere/api", 10, lambda: backend.is_alive(handle))
     assert not answered and not backend.is_alive(handle)
     assert "does-not-exist" in backend.node_dir.log_path("knowhere").read_text()

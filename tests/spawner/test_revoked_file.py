@@ -111,10 +111,10 @@ def test_the_server_spec_names_the_nodes_file(tmp_path):
     from services.spawner.state import NodeDir
 
     node_dir = NodeDir(tmp_path / "run", 2).create()
-    backend = ProcessBackend(node_dir, tmp_path / "grant.pub", ("notebook",), tmp_path)
+    backend = ProcessBackend(node_dir, tmp_path / "grant.pub", ("notebook",), tmp_path, spawn_timeout=30)
     captured = []
     backend.zygote.spawn = lambda spec, timeout: captured.append(spec) or os.getpid()
-    backend.start("kalice", tmp_path / "kalice", node_dir.socket_path("kalice"), "/n/2/u/kalice/", "i1")
+    backend.start("kalice", tmp_path / "kalice", "/n/2/u/kalice/", "i1")
     assert captured[0].revocations_file == str(node_dir.path / "revocations" / "revoked")
     inside = container_spec(dataclasses.replace(captured[0]))
     assert inside.revocations_file == "/capytale/revocations/revoked"

@@ -18,8 +18,8 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
         return ProcessBackend(
             node_dir, grant_public_key=settings["GRANT_PUBLIC_KEY"],
             extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]), students_env=_students_env(settings),
+            spawn_timeout=settings["SPAWN_TIMEOUT"], log_level=settings["LOG_LEVEL"],
             secure_cookies=settings["NOTEBOOK_URL"].startswith("https:"), autosave_interval=settings["AUTOSAVE_INTERVAL"],
-            log_level=settings["LOG_LEVEL"],
             stop_servers_on_exit=settings["STOP_SERVERS_ON_EXIT"],
         )
     if name == "docker":
@@ -30,7 +30,8 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             grant_public_key=settings["GRANT_PUBLIC_KEY"], extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]),
             limits=Limits(memory_mb=settings["DOCKER_MEMORY_MB"], cpus=settings["DOCKER_CPUS"],
                           pids=settings["DOCKER_PIDS"], tmp_mb=settings["DOCKER_TMP_MB"]),
-            network=settings["DOCKER_NETWORK"], user=_student_user(settings["DOCKER_USER"]), docker_url=settings["DOCKER_URL"],
+            network=settings["DOCKER_NETWORK"], user=_student_user(settings["DOCKER_USER"]),
+            spawn_timeout=settings["SPAWN_TIMEOUT"], docker_url=settings["DOCKER_URL"],
             secure_cookies=settings["NOTEBOOK_URL"].startswith("https:"), autosave_interval=settings["AUTOSAVE_INTERVAL"],
         )
     raise SettingsError(f"CAPYTALE_SPAWNER_BACKEND: unknown backend {name!r} (known: process, docker)")

@@ -20,18 +20,15 @@ from services.spawner.state import ServerHandle
 class Backend:
     """How a node runs its students' servers.  Subclasses override every method."""
 
-    # Whether each server's socket sits in a folder of its own (<node>/sockets/<key>/), which a
-    # container gets mounted; else the socket is <node>/<key>.sock.
-    socket_folder: bool = False
+    def start(self, user_key: str, root_dir: Path, base_url: str, instance: str, lab: bool = False) -> ServerHandle:
+        """Start a server for ``user_key`` serving ``root_dir`` at ``base_url``, accepting only grants
+        that name ``instance``; with ``lab``, JupyterLab is loaded too (a teacher's own space), else
+        only the backend's configured extensions.
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
-              lab: bool = False) -> ServerHandle:
-        """Start a server for ``user_key`` serving ``root_dir`` at ``base_url`` on ``socket_path``,
-        accepting only grants that name ``instance``; with ``lab``, JupyterLab is loaded too
-        (a teacher's own space), else only the backend's configured extensions.
-
-        Returns as soon as the server is launched; the caller waits until the
-        socket answers.  Raises on a server that could not be launched at all.
+        The backend chooses where the server listens (a Unix socket of the node's folder, a stale one
+        removed first) and names it in the handle's ``socket_path``.  Returns as soon as the server is
+        launched; the caller waits until that socket answers.  Raises on a server that could not be
+        launched at all.
         """
         raise NotImplementedError
 

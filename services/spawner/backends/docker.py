@@ -56,19 +56,19 @@ from services.spawner.state import NodeDir, ServerHandle
 
 log = logging.getLogger("capytale.spawner")
 
-API_TIMEOUT = 60  # seconds for one call to the engine (a stop waits for the container)
+MIN_API_TIMEOUT = 30  # seconds a call to the engine may take at least (a stop waits for the container)
 LOG_TAIL = 2000  # lines of a container's output kept in the node's log file
 LABEL = "capytale."
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one student's container may use."""
+    """What one student's container may use (their defaults: the ``DOCKER_*`` settings)."""
 
-    memory_mb: int = 1024
-    cpus: float = 1.0
-    pids: int = 256
-    tmp_mb: int = 64
+    memory_mb: int
+    cpus: float
+    pids: int
+    tmp_mb: int
 
 
 def container_name(namespace: str, node: int, user_key: str) -> str:
@@ -79,12 +79,9 @@ def container_name(namespace: str, node: int, user_key: str) -> str:
 class DockerBackend(Backend):
     """Containers of the notebook image on one Docker engine, found again by their labels."""
 
-    socket_folder = True
-
     def __init__(self, node_dir: NodeDir, node: int, namespace: str, image: str, grant_public_key: Path,
-                 extensions: tuple[str, ...], limits: Limits = Limits(), network: str = "none",
-                 user: str = "1000:1000", docker_url: str = "", secure_cookies: bool = False,
-                 autosave_interval: int = 10):
+                 extensions: tuple[str, ...], limits: Limits, network: str, user: str, spawn_timeout: float,
+                 docker_url: str = "", secure_cookies: bool = False, autosave_interval: int = 10):
         self.node_dir = node_dir
         self.node = node
         self.namespace = namespace
@@ -97,13 +94,14 @@ class DockerBackend(Backend):
         self.docker_url = docker_url
         self.secure_cookies = secure_cookies
         self.autosave_interval = autosave_interval
+        self.api_timeout = max(MIN_API_TIMEOUT, spawn_timeout)  # a start's call to the engine may take SPAWN_TIMEOUT
         self._client: docker.DockerClient | None = None
 
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = (docker.DockerClient(base_url=self.docker_url, timeout=API_TIMEOUT, max_pool_size=16)
-                            if self.docker_url else docker.from_env(timeout=API_TIMEOUT, max_pool_size=16))
+            self._client = (docker.DockerClient(base_url=self.docker_url, timeout=self.api_timeout, max_pool_size=16)
+                            if self.docker_url else docker.from_env(timeout=self.api_timeout, max_pool_size=16))
         return self._client
 
     # --- the contract ------------------------------------------------------------------------
@@ -128,10 +126,9 @@ class DockerBackend(Backend):
         """What the platform wrote there (a new activity's copy) becomes the student's, who may change it."""
         _give(Path(root_dir), self.uid, self.gid)
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
-              lab: bool = False) -> ServerHandle:
-        if Path(socket_path) != self.node_dir.socket_path(user_key, own_folder=True):
-            raise ValueError(f"the socket of a container must be alone in its folder, not {socket_path}")  # mounted
+    def start(self, user_key: str, root_dir: Path, base_url: str, instance: str, lab: bool = False) -> ServerHandle:
+        socket_path = self.node_dir.socket_path(user_key, own_folder=True)  # alone in the folder the container gets
+        socket_path.unlink(missing_ok=True)
         name = container_name(self.namespace, self.node, user_key)
         self._remove_named(name, user_key)  # what a server that died left behind
         socket_dir = Path(socket_path).parent

@@ -126,7 +126,7 @@ class ProcessBackend(Backend):
     """Local processes forked by a zygote; state files are how servers are found again."""
 
     def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...], students_env: Path,
-                 secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO", spawn_timeout: float = 30.0,
+                 spawn_timeout: float, secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO",
                  stop_servers_on_exit: bool = False):
         self.node_dir = node_dir
         self.students_env = Path(students_env).resolve()
@@ -137,8 +137,9 @@ class ProcessBackend(Backend):
         self.spawn_timeout = spawn_timeout
         self.zygote = ZygoteClient(log_level, servers_die_with_it=stop_servers_on_exit)
 
-    def start(self, user_key: str, root_dir: Path, socket_path: Path, base_url: str, instance: str,
-              lab: bool = False) -> ServerHandle:
+    def start(self, user_key: str, root_dir: Path, base_url: str, instance: str, lab: bool = False) -> ServerHandle:
+        socket_path = self.node_dir.socket_path(user_key)  # <node>/<key>.sock
+        socket_path.unlink(missing_ok=True)
         extensions = with_lab(self.extensions) if lab else self.extensions
         spec = ServerSpec(
             user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url,

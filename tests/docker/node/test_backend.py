@@ -14,7 +14,9 @@ import pytest
 from capytale.stack import dockerd
 from capytale.tokens import ensure_development_keys
 from services.spawner import cgroups, unixhttp
-from services.spawner.backends.docker import DockerBackend, Limits, container_name
+from capytale.settings import load as load_settings
+from services.spawner.backends import make_backend
+from services.spawner.backends.docker import container_name
 from services.spawner.state import NodeDir
 from tests.docker.conftest import MEMORY_MB, PIDS
 from tests.spawner.test_backends import test_a_backend_starts_finds_and_stops_a_server  # noqa: F401 - the contract
@@ -26,9 +28,10 @@ def backend(engine):
     folder = Path(tempfile.mkdtemp(prefix="cs-", dir="/tmp"))
     ensure_development_keys(folder / "keys")
     namespace = f"capytale-backend-{secrets.token_hex(4)}"
-    made = DockerBackend(NodeDir(folder / "run", 1).create(), node=1, namespace=namespace, image=engine.image,
-                         grant_public_key=folder / "keys" / "grant.pub", extensions=("notebook",),
-                         limits=Limits(memory_mb=MEMORY_MB, cpus=1.0, pids=PIDS, tmp_mb=32), docker_url=engine.url)
+    settings = load_settings("spawner", environ={}, overrides={
+        **engine.settings(), "NODE": 1, "AMQP_NAMESPACE": namespace, "GRANT_PUBLIC_KEY": folder / "keys" / "grant.pub",
+        "JUPYTER_EXTENSIONS": "notebook"})
+    made = make_backend(settings, NodeDir(folder / "run", 1).create())  # the catalogue's defaults, the engine's limits
     made.open()
     made.root = folder / "data"
     yield made
@@ -41,11 +44,11 @@ def start(backend, user_key: str, lab: bool = False):
     root = backend.root / user_key
     root.mkdir(parents=True, exist_ok=True)
     backend.prepare_workspace(root)
-    socket_path = backend.node_dir.socket_path(user_key, own_folder=True)
     began = time.monotonic()
-    handle = backend.start(user_key, root, socket_path, f"/n/1/u/{user_key}/", "i1", lab=lab)
+    handle = backend.start(user_key, root, f"/n/1/u/{user_key}/", "i1", lab=lab)
     backend.node_dir.save(handle)
-    assert unixhttp.wait_answering(str(socket_path), f"/n/1/u/{user_key}/api", 30, lambda: backend.is_alive(handle))
+    assert handle.socket_path == str(backend.node_dir.socket_path(user_key, own_folder=True))
+    assert unixhttp.wait_answering(handle.socket_path, f"/n/1/u/{user_key}/api", 30, lambda: backend.is_alive(handle))
     return handle, time.monotonic() - began
 
 
