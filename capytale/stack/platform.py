@@ -152,6 +152,8 @@ class LocalPlatform:
             "CAPYTALE_CHP_AUTH_TOKEN": self.chp_tokens[node],
         })
         env.setdefault("CAPYTALE_STOP_SERVERS_ON_EXIT", "true")
+        # the nodes share this machine's CPUs: together they start no more servers at once than it has
+        env.setdefault("CAPYTALE_SPAWN_PARALLEL", str(max(1, len(os.sched_getaffinity(0)) // self.config.nodes)))
         return env
 
     def start_spawner(self, node: int) -> Process:

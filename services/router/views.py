@@ -25,7 +25,8 @@ API_IN_PATH = re.compile(r"^/n/\d+/u/[a-z0-9]+/(lab/)?api/")  # a call of Jupyte
 LAB_IN_PATH = re.compile(r"^/n/\d+/u/[a-z0-9]+/lab(/|$|\?)")  # a teacher's space
 SHARE_CODE = re.compile(r"[A-Za-z0-9]{4,16}")
 RETRY_SECONDS = 2
-MAX_ATTEMPTS = 45  # about a minute and a half of waiting page before saying it failed
+MAX_ATTEMPTS = 45  # about a minute and a half of a silent node before saying it failed
+NODE_ANSWER_MARGIN = 2.0  # seconds the router waits for a node's answer beyond what it asked the node to wait
 
 
 def init_app(app: Flask) -> None:
@@ -60,6 +61,8 @@ def open_share(code: str):
         reply = ensure_server(node, identity)
     except RpcTimeout:
         return waiting_page(f"/s/{urllib.parse.quote(code)}", attempt, copy["activity"]["title"])
+    if reply.get("state") != "running":
+        return waiting_page(f"/s/{urllib.parse.quote(code)}", attempt, copy["activity"]["title"], reply)
     path = urllib.parse.quote(copy["copy"]["path"])
     return redirect_to_server(reply, identity, f"notebooks/{path}")
 
@@ -79,10 +82,13 @@ def teacher_space():
                             log_message=f"{identity.uid} ({identity.role}) asked for a teacher space",
                             reason="wrong_role", status=403)
     node = nodes.place(identity.key)
+    attempt = request.args.get("attempt", default=0, type=int)
     try:
         reply = ensure_server(node, identity)
     except RpcTimeout:
-        return waiting_page(SPACE_PATH, request.args.get("attempt", default=0, type=int), _("Mon espace Jupyter"))
+        return waiting_page(SPACE_PATH, attempt, _("Mon espace Jupyter"))
+    if reply.get("state") != "running":
+        return waiting_page(SPACE_PATH, attempt, _("Mon espace Jupyter"), reply)
     return redirect_to_server(reply, identity, "lab")
 
 
@@ -142,12 +148,14 @@ def ensure_copy(code: str) -> dict:
 
 
 def ensure_server(node: int, identity: Identity) -> dict:
-    """Ask the node's spawner to run the student's server; wait at most ``SPAWN_WAIT``."""
+    """Ask the node's spawner to run the student's server, waiting for it at most ``SPAWN_WAIT``: the
+    reply says it runs, or where its start is (queued, starting); RpcTimeout when the node is silent."""
     # a teacher's server also loads JupyterLab: it is their own space ("Mon espace Jupyter") too
-    message = Envelope("server.ensure", {"user_key": identity.key, "lab": identity.role == "teacher",
+    wait = web.settings()["SPAWN_WAIT"]
+    message = Envelope("server.ensure", {"user_key": identity.key, "lab": identity.role == "teacher", "wait": wait,
                                          "owner": {"uid": identity.uid, "name": identity.name}})
     try:
-        reply = nodes.bus().call_node(node, message, timeout=web.settings()["SPAWN_WAIT"])
+        reply = nodes.bus().call_node(node, message, timeout=wait + NODE_ANSWER_MARGIN)
     except MessagingUnavailable as exc:
         nodes.board().forget(node)
         raise PlatformError(
@@ -155,22 +163,27 @@ def ensure_server(node: int, identity: Identity) -> dict:
             log_message=f"node {node}: {exc}", reason="node_unreachable", status=503,
         ) from exc
     if not reply.body.get("ok"):
-        raise PlatformError(
-            _("Ton serveur de carnets n'a pas pu démarrer. Réessaie ; si cela recommence, préviens ton enseignant·e."),
+        raise PlatformError(  # the node tried twice
+            _("Ton serveur de carnets n'a pas pu démarrer, même après un second essai. Recharge la page dans un "
+              "instant ; si cela recommence, préviens ton enseignant·e."),
             log_message=f"node {node} failed to start {identity.key}: {reply.body}",
             reason="spawn_failed", status=502,
         )
     return reply.body
 
 
-def waiting_page(retry_path: str, attempt: int, title: str):
-    if attempt >= MAX_ATTEMPTS:
+def waiting_page(retry_path: str, attempt: int, title: str, start: dict | None = None):
+    """The page that asks again in a moment; ``start`` is the node's word on the start (its place in the
+    queue), None when the node did not answer in time.  Only a node that says nothing counts against
+    :data:`MAX_ATTEMPTS`: a start in the queue or under way is waited for (the node bounds it)."""
+    if start is None and attempt >= MAX_ATTEMPTS:
         raise PlatformError(
             _("Ton serveur de carnets met beaucoup trop de temps à démarrer. Recharge la page dans une minute ; si "
               "cela recommence, préviens ton enseignant·e."),
             log_message=f"server for {retry_path} still not ready after {attempt} attempts",
             reason="spawn_too_slow", status=504,
         )
-    retry_url = f"{retry_path}?attempt={attempt + 1}"
+    retry_url = f"{retry_path}?attempt={attempt + (start is None)}"
+    position = int(start.get("position") or 0) if start else 0
     return render_template("router/waiting.html", retry_url=retry_url, retry_seconds=RETRY_SECONDS,
-                           title=title, attempt=attempt), 200
+                           title=title, attempt=attempt, position=position, starting=bool(start) and not position), 200

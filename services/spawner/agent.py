@@ -4,8 +4,10 @@ It consumes ``capytale.node.<k>`` (at most ``SPAWN_CONCURRENCY`` commands at
 once, each acknowledged once acted on) and answers the commands of the
 messaging contract (docs/architecture.md):
 
-``server.ensure`` ``{user_key, owner, lab}`` (``lab``: load JupyterLab too, for a teacher)
-    → ``{state: "running", prefix: "/n/<k>/u/<key>/", started, instance}``
+``server.ensure`` ``{user_key, owner, lab, wait}`` (``lab``: load JupyterLab too, for a teacher;
+``wait``: seconds to wait for a start, absent: until it is done)
+    → ``{state: "running", prefix: "/n/<k>/u/<key>/", started, instance}``, or while the start
+    waits its turn or runs, ``{state: "queued" | "starting", position, queued}``
 ``server.stop`` ``{user_key, reason}``
     → ``{stopped}``
 ``node.status``
@@ -21,6 +23,7 @@ otherwise they keep running for the next agent to adopt.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any, Callable
@@ -56,7 +59,7 @@ class Agent:
         self.revocations = NodeRevocations(self.bus, self.topology, self.node_dir.revocations_dir())
         self.servers = NodeServers(
             self.node, self.node_dir, settings["DATA_ROOT"], self.backend, self.proxy, self.publish,
-            spawn_timeout=settings["SPAWN_TIMEOUT"],
+            spawn_timeout=settings["SPAWN_TIMEOUT"], parallel=settings["SPAWN_PARALLEL"] or _cpus(),
         )
         self.worker = Worker(settings["AMQP_URL"], self.queue, self.handle, settings["SPAWN_CONCURRENCY"],
                              name=f"spawner-{self.node}", topology=self.topology)
@@ -66,10 +69,12 @@ class Agent:
     def handle(self, message: Envelope) -> dict[str, Any]:
         """Answer one command (runs in a worker thread); the reply body, ``ok`` added by the worker."""
         if message.type == "server.ensure":
-            user_key = message.body.get("user_key")
-            handle, started = self.servers.ensure(user_key, lab=bool(message.body.get("lab")))
-            return {"state": "running", "prefix": self.servers.base_url(handle.user_key), "started": started,
-                    "instance": handle.instance}
+            ensured = self.servers.ensure(message.body.get("user_key"), lab=bool(message.body.get("lab")),
+                                          wait=_seconds(message.body.get("wait")))
+            if ensured.handle is None:
+                return {"state": ensured.state, "position": ensured.position, "queued": ensured.queued}
+            return {"state": "running", "prefix": self.servers.base_url(ensured.handle.user_key),
+                    "started": ensured.started, "instance": ensured.handle.instance}
         if message.type == "server.stop":
             reason = str(message.body.get("reason") or "admin")
             return {"stopped": self.servers.stop(message.body.get("user_key"), reason)}
@@ -131,6 +136,7 @@ class Agent:
             self._guarded("stop all", lambda: self.servers.stop_all("shutdown"))
         else:
             log.info("leaving %d server(s) running for the next agent", len(self.servers.handles()))
+        self.servers.close()
         self.backend.close()
         self.revocations.close()
         self.bus.close()
@@ -163,3 +169,21 @@ class Agent:
             log.error("%s: %s", name, exc)
         except Exception:  # noqa: BLE001 - a loop must outlive one bad pass
             log.exception("%s failed", name)
+
+
+MAX_WAIT = 30.0  # seconds a command may wait for a start (the router's RPC waits a little longer)
+
+
+def _seconds(raw: object) -> float | None:
+    """``wait`` of a ``server.ensure``: None (until done) or a number of seconds in [0, MAX_WAIT]."""
+    if raw is None:
+        return None
+    try:
+        return min(max(float(raw), 0.0), MAX_WAIT)
+    except (TypeError, ValueError):
+        raise BadMessage(f"wait must be a number of seconds, got {raw!r}") from None
+
+
+def _cpus() -> int:
+    """CPUs this node may use (its affinity, so a container's or a taskset's limit counts)."""
+    return max(1, len(os.sched_getaffinity(0)))

@@ -1,4 +1,4 @@
-"""How much memory a container uses, as its control group counts it.
+"""How much memory and CPU time a container uses, as its control group counts them.
 
 Read from the cgroup files of the Docker engine's host, which the agent sees
 when it runs on that host (or with ``/sys/fs/cgroup`` mounted): cgroup v2 or
@@ -48,6 +48,19 @@ def container_memory_bytes(container_id: str, root: Path = CGROUP_ROOT) -> int |
         return None
     inactive = "inactive_file" if usage.name == "memory.current" else "total_inactive_file"
     return max(0, used - _stat_value(usage.with_name("memory.stat"), inactive))
+
+
+def container_cpu_seconds(container_id: str, root: Path = CGROUP_ROOT) -> float | None:
+    """CPU time the container's processes have used, in seconds; None if not found here."""
+    stat = container_file(container_id, "cpuacct", "cpu.stat", "cpuacct.usage", root)
+    if stat is None:
+        return None
+    if stat.name == "cpu.stat":
+        return _stat_value(stat, "usage_usec") / 1e6
+    try:
+        return int(stat.read_text()) / 1e9  # v1: nanoseconds
+    except (OSError, ValueError):
+        return None
 
 
 def oom_kills(container_id: str, root: Path = CGROUP_ROOT) -> int | None:

@@ -41,6 +41,14 @@ def start_time(pid: int) -> float | None:
     return BOOT_TIME + int(fields[19]) / CLOCK_TICKS  # field 22 of stat: starttime in clock ticks
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time process ``pid`` has used, in seconds; None when it is gone."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat: utime, stime
+
+
 def is_running(pid: int, started_by: float, slack: float = 2.0) -> bool:
     """Whether ``pid`` runs and was started no later than ``started_by`` (so it is not a recycled pid)."""
     started = start_time(pid)

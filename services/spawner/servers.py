@@ -7,7 +7,9 @@ routes ``/n/<node>/u/<key>`` to it, and announces ``server.started`` /
 backend's :meth:`list_running`, the state files) with what it remembers and
 with CHP's routes, and fixes every difference: adopt servers a previous agent
 left, forget the dead, put back lost routes, remove routes to nothing.
-Everything about one student happens under that student's lock.
+Everything about one student happens under that student's lock.  Starts go
+through the node's :class:`~services.spawner.admission.StartQueue`: at most
+``SPAWN_PARALLEL`` at once, the others waiting their turn in arrival order.
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from capytale.errors import PlatformError
 from services.spawner import culling, unixhttp
+from services.spawner.admission import START_FAILED, StartQueue, StartWatch
 from services.spawner.backends.base import Backend
 from services.spawner.locks import KeyedLocks
 from services.spawner.proxy import ChpClient, route_path, route_prefix, socket_target
@@ -30,12 +34,23 @@ log = logging.getLogger("capytale.spawner")
 
 Publish = Callable[[str, dict[str, Any]], None]
 
-START_FAILED = "Ton carnet n'a pas pu démarrer. Réessaie dans un instant ; si cela recommence, préviens ton professeur."
+
+
+@dataclass(frozen=True)
+class Ensured:
+    """What ``server.ensure`` found: the running server (``started`` when this call's ticket started it),
+    or no server yet and the start's ``state`` (queued, starting) with its place in the queue."""
+
+    handle: ServerHandle | None
+    started: bool = False
+    state: str = "running"
+    position: int = 0
+    queued: int = 0
 
 
 class NodeServers:
     def __init__(self, node: int, node_dir: NodeDir, data_root: Path, backend: Backend, proxy: ChpClient,
-                 publish: Publish, spawn_timeout: float, stop_timeout: float = 10.0):
+                 publish: Publish, spawn_timeout: float, parallel: int, stop_timeout: float = 10.0):
         self.node = node
         self.node_dir = node_dir
         self.data_root = Path(data_root).resolve()
@@ -47,6 +62,7 @@ class NodeServers:
         self._handles: dict[str, ServerHandle] = {}
         self._handles_lock = threading.Lock()
         self._locks = KeyedLocks()
+        self.starts = StartQueue(self._start_when_needed, parallel, name=f"start-n{node}")
 
     def base_url(self, user_key: str) -> str:
         return f"{route_prefix(self.node)}{user_key}/"
@@ -63,26 +79,59 @@ class NodeServers:
 
     # --- commands --------------------------------------------------------------------------
 
-    def ensure(self, user_key: str, lab: bool = False) -> tuple[ServerHandle, bool]:
-        """The student's running server, started if needed (with JupyterLab when ``lab``); and whether
-        this call started it.  A running server is kept as it is, whatever ``lab`` says: a teacher always
-        asks with ``lab``, a student never does."""
+    def ensure(self, user_key: str, lab: bool = False, wait: float | None = None) -> Ensured:
+        """The student's running server, started if needed (with JupyterLab when ``lab``).
+
+        A start waits its turn in the node's queue; this call waits for it at most ``wait`` seconds
+        (None: until it is done) and otherwise says where it is.  A start that failed twice raises
+        its :class:`PlatformError` to the poll after it.  A running server is kept as it is, whatever
+        ``lab`` says: a teacher always asks with ``lab``, a student never does."""
         check_user_key(user_key)
+        handle = self._running(user_key)
+        if handle is not None:
+            return Ensured(handle)
+        ticket = self.starts.submit(user_key, lab)
+        if not ticket.done.wait(wait):
+            counts = self.starts.counts()
+            return Ensured(None, state=ticket.state, position=self.starts.position(ticket), queued=counts["queued"])
+        self.starts.collect(ticket)
+        if ticket.error is not None:
+            raise ticket.error
+        handle = self._get(user_key)
+        if handle is None:  # stopped again between its start and this answer
+            raise PlatformError(START_FAILED, reason="spawn_failed", status=503,
+                                log_message=f"server of {user_key} stopped right after its start")
+        return Ensured(handle, started=True)
+
+    def _running(self, user_key: str) -> ServerHandle | None:
+        """The student's live server (its route put back), or None; what a dead one left is cleared."""
         with self._locks.hold(user_key):
             self.backend.prepare_workspace(self.workspace(user_key))
             handle = self._get(user_key)
             if handle is not None and self.backend.is_alive(handle):
                 self._route(handle)  # idempotent: puts back a route CHP lost
-                return handle, False
+                return handle
             if handle is not None:
                 log.warning("server %s of %s died: starting it again", handle.ref, user_key)
                 self.backend.stop(handle, self.stop_timeout)  # what a dead server left (its container)
                 self._drop(user_key, announce="died")
-            return self._start(user_key, lab), True
+            return None
+
+    def _start_when_needed(self, user_key: str, lab: bool) -> None:
+        """The queue's turn for ``user_key``: start the server unless one runs by now."""
+        with self._locks.hold(user_key):
+            handle = self._get(user_key)
+            if handle is not None and self.backend.is_alive(handle):
+                return
+            if handle is not None:
+                self.backend.stop(handle, self.stop_timeout)
+                self._drop(user_key, announce="died")
+            self._start(user_key, lab)
 
     def stop(self, user_key: str, reason: str) -> bool:
         """Stop the student's server: route first (no new traffic), then the process.  Whether one ran."""
         check_user_key(user_key)
+        self.starts.cancel(user_key)
         with self._locks.hold(user_key):
             self.proxy.delete_route(route_path(self.node, user_key))
             handle = self._get(user_key)
@@ -92,6 +141,10 @@ class NodeServers:
             self._drop(user_key, announce=reason)
             log.info("stopped server %s of %s (%s)", handle.ref, user_key, reason)
             return True
+
+    def close(self) -> None:
+        """Stop taking starts (those waiting are dropped; the servers keep running)."""
+        self.starts.close()
 
     def stop_all(self, reason: str) -> None:
         for handle in self.handles():
@@ -139,10 +192,13 @@ class NodeServers:
         self.node_dir.save(handle)
         with self._handles_lock:
             self._handles[user_key] = handle
-        answered = unixhttp.wait_answering(handle.socket_path, self.base_url(user_key) + "api", self.spawn_timeout,
-                                           still_worth_waiting=lambda: self.backend.is_alive(handle))
+        watch = StartWatch(self.spawn_timeout, alive=lambda: self.backend.is_alive(handle),
+                           cpu_seconds=lambda: self.backend.cpu_seconds(handle))
+        answered = unixhttp.wait_answering(handle.socket_path, self.base_url(user_key) + "api", watch.hard_limit,
+                                           still_worth_waiting=watch.worth_waiting)
         if not answered:
-            what = "did not answer in time" if self.backend.is_alive(handle) else "exited before answering"
+            what = (f"did not answer (no progress for {watch.stalled_for():.0f} s)" if self.backend.is_alive(handle)
+                    else "exited before answering")
             self.backend.stop(handle, self.stop_timeout)
             self._drop(user_key)
             raise PlatformError(START_FAILED, reason="spawn_failed", status=503,

@@ -220,7 +220,7 @@ def test_in_the_students_page_a_save_on_a_full_disk_says_why_and_keeps_the_edits
     saved = on_disk.read_bytes()
 
     with data_disk.full():
-        type_in_new_cell(page, "print('tapé pendant la panne')")  # and Ctrl+S
+        type_in_new_cell(page, "print('tapé pendant la panne')", saved=False)  # and Ctrl+S, refused
         dialog = page.locator(".jp-Dialog")
         dialog.wait_for(timeout=SLOW)
         assert FULL in dialog.inner_text() and f"« {notebook_file.name} »" in dialog.inner_text()

@@ -110,7 +110,7 @@ def test_hand_in_correction_and_the_student_sees_it(people, platform, corpus):
 
     # the open notebook can no longer be saved: Jupyter's own error, the file as handed in
     student.bring_to_front()
-    type_in_new_cell(student, "print('après la remise')")
+    type_in_new_cell(student, "print('après la remise')", saved=False)
     student.get_by_text(READ_ONLY).first.wait_for(timeout=SLOW)
     people.screenshot(student, "carnet-en-lecture-seule")
     opened_again = student.context.new_page()

@@ -50,8 +50,10 @@ def drop_files(page, selector: str, files: list[tuple[str, bytes]]) -> None:
     }""", [selector, payload])
 
 
-def type_in_new_cell(page, text: str) -> None:
-    """Add a code cell at the top of the notebook (always on screen), type ``text`` in it, save (Ctrl+S)."""
+def type_in_new_cell(page, text: str, saved: bool = True) -> None:
+    """Add a code cell at the top of the notebook (always on screen), type ``text`` in it, save (Ctrl+S);
+    with ``saved``, return once the server has taken the save (what the test does next may close the
+    page or the copy), else right after the key (a save the test expects to be refused)."""
     close_jupyter_dialogs(page)
     cells = page.locator(".jp-Notebook .jp-Cell")
     count = cells.count()
@@ -65,7 +67,12 @@ def type_in_new_cell(page, text: str) -> None:
     page.wait_for_function("t => document.querySelector('.jp-Notebook .jp-Cell .cm-content').textContent.includes(t)",
                            arg=text)
     page.keyboard.press("Escape")
-    page.keyboard.press("Control+s")
+    if not saved:
+        page.keyboard.press("Control+s")
+        return
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/api/contents/" in r.url, timeout=30_000) as save:
+        page.keyboard.press("Control+s")
+    assert save.value.status == 200, f"the save was refused: {save.value.status}"
 
 
 def test_a_class_in_real_browsers(people, platform, corpus):

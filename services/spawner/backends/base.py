@@ -59,6 +59,11 @@ class Backend:
         """Memory held by these servers and everything they started (kernels), for the heartbeat."""
         raise NotImplementedError
 
+    def cpu_seconds(self, handle: ServerHandle) -> float | None:
+        """CPU time the server has used so far (a start that uses CPU is progressing); None where the
+        backend cannot tell cheaply."""
+        return None
+
     # Life of the backend itself (not of servers): optional hooks, nothing to do by default.
 
     def open(self) -> None:

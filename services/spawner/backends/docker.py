@@ -186,6 +186,9 @@ class DockerBackend(Backend):
             return False
         return bool(state.get("Running")) and not state.get("Restarting")
 
+    def cpu_seconds(self, handle: ServerHandle) -> float | None:
+        return None if handle.container_id is None else cgroups.container_cpu_seconds(handle.container_id)
+
     def list_running(self) -> list[ServerHandle]:
         running = []
         for container in self._containers():

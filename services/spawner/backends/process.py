@@ -175,6 +175,9 @@ class ProcessBackend(Backend):
     def is_alive(self, handle: ServerHandle) -> bool:
         return handle.pid is not None and procfs.is_running(handle.pid, started_by=handle.started_at)
 
+    def cpu_seconds(self, handle: ServerHandle) -> float | None:
+        return None if handle.pid is None else procfs.cpu_seconds(handle.pid)
+
     def list_running(self) -> list[ServerHandle]:
         return [handle for handle in self.node_dir.load_all() if self.is_alive(handle)]
 
