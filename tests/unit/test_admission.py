@@ -2,6 +2,7 @@
 how long a start may take (progressing starts are never cut short)."""
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -29,10 +30,19 @@ class Gate:
             raise PlatformError("raté", reason="spawn_failed", status=503, log_message="test failure")
 
 
+@contextlib.contextmanager
+def queue_of(gate: Gate, parallel: int = 1):
+    queue = StartQueue(gate, parallel=parallel)
+    try:
+        yield queue
+    finally:
+        gate.release.set()
+        queue.close()
+
+
 def test_a_class_waits_in_arrival_order_with_its_places_and_no_more_starts_than_allowed():
     gate = Gate()
-    queue = StartQueue(gate, parallel=2)
-    try:
+    with queue_of(gate, parallel=2) as queue:
         tickets = [queue.submit(f"k{i}") for i in range(6)]
         for _ in range(200):
             if len(gate.started) == 2:
@@ -47,16 +57,12 @@ def test_a_class_waits_in_arrival_order_with_its_places_and_no_more_starts_than_
         assert all(t.done.wait(10) for t in tickets)
         assert [t.state for t in tickets] == [DONE] * 6
         assert sorted(gate.started) == [f"k{i}" for i in range(6)]
-    finally:
-        gate.release.set()
-        queue.close()
 
 
 def test_a_failed_start_is_tried_once_more_then_reported_once():
     gate = Gate(fail=2)
     gate.release.set()
-    queue = StartQueue(gate, parallel=1)
-    try:
+    with queue_of(gate) as queue:
         ticket = queue.submit("kfail")
         assert ticket.done.wait(10)
         assert ticket.state == FAILED and ticket.attempts == 2 and ticket.error.reason == "spawn_failed"
@@ -64,33 +70,24 @@ def test_a_failed_start_is_tried_once_more_then_reported_once():
         queue.collect(ticket)
         again = queue.submit("kfail")
         assert again is not ticket and again.done.wait(10) and again.state == DONE, "then a new click starts afresh"
-    finally:
-        queue.close()
 
 
 def test_a_start_that_works_the_second_time_is_not_reported():
     gate = Gate(fail=1)
     gate.release.set()
-    queue = StartQueue(gate, parallel=1)
-    try:
+    with queue_of(gate) as queue:
         ticket = queue.submit("konce")
         assert ticket.done.wait(10) and ticket.state == DONE and ticket.attempts == 2
-    finally:
-        queue.close()
 
 
 def test_a_waiting_start_can_be_cancelled():
     gate = Gate()
-    queue = StartQueue(gate, parallel=1)
-    try:
+    with queue_of(gate) as queue:
         first, second = queue.submit("kfirst"), queue.submit("ksecond")
         queue.cancel("ksecond")
         assert second.done.is_set() and second.state == FAILED and queue.position(second) == 0
         gate.release.set()
         assert first.done.wait(10) and gate.started == ["kfirst"]
-    finally:
-        gate.release.set()
-        queue.close()
 
 
 class Clock:
