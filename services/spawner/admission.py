@@ -78,11 +78,14 @@ class StartQueue:
                 self._lock.notify()
             return ticket
 
-    def collect(self, ticket: Ticket) -> None:
-        """The student was told the result: a later ensure makes a new ticket."""
+    def collect(self, ticket: Ticket) -> bool:
+        """The student is told the result: a later ensure makes a new ticket.  True for the first of
+        the ensures waiting on this ticket (the one that says it started the server), False after."""
         with self._lock:
             if self._tickets.get(ticket.user_key) is ticket and ticket.done.is_set():
                 del self._tickets[ticket.user_key]
+                return True
+            return False
 
     def cancel(self, user_key: str) -> None:
         """Drop a ticket that has not started yet (the student's server is being stopped)."""

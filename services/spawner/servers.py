@@ -94,14 +94,14 @@ class NodeServers:
         if not ticket.done.wait(wait):
             counts = self.starts.counts()
             return Ensured(None, state=ticket.state, position=self.starts.position(ticket), queued=counts["queued"])
-        self.starts.collect(ticket)
+        first = self.starts.collect(ticket)
         if ticket.error is not None:
             raise ticket.error
         handle = self._get(user_key)
         if handle is None:  # stopped again between its start and this answer
             raise PlatformError(START_FAILED, reason="spawn_failed", status=503,
                                 log_message=f"server of {user_key} stopped right after its start")
-        return Ensured(handle, started=True)
+        return Ensured(handle, started=first)
 
     def _running(self, user_key: str) -> ServerHandle | None:
         """The student's live server (its route put back), or None; what a dead one left is cleared."""

@@ -67,7 +67,7 @@ def test_a_failed_start_is_tried_once_more_then_reported_once():
         assert ticket.done.wait(10)
         assert ticket.state == FAILED and ticket.attempts == 2 and ticket.error.reason == "spawn_failed"
         assert queue.submit("kfail") is ticket, "the student's next poll is told"
-        queue.collect(ticket)
+        assert queue.collect(ticket) is True and queue.collect(ticket) is False, "the first to be told says so"
         again = queue.submit("kfail")
         assert again is not ticket and again.done.wait(10) and again.state == DONE, "then a new click starts afresh"
 
