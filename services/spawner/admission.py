@@ -43,7 +43,6 @@ class Ticket:
 
     user_key: str
     lab: bool
-    arrived: float = field(default_factory=time.monotonic)
     state: str = QUEUED
     error: PlatformError | None = None
     finished: float | None = None
@@ -107,7 +106,7 @@ class StartQueue:
                 return 0
 
     def counts(self) -> dict[str, int]:
-        """How many starts wait and how many run now (for the heartbeat and the logs)."""
+        """How many starts wait and how many run now."""
         with self._lock:
             starting = sum(1 for t in self._tickets.values() if t.state == STARTING)
             return {"queued": len(self._waiting), "starting": starting}

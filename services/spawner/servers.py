@@ -18,8 +18,8 @@ import logging
 import secrets
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from capytale.errors import PlatformError
@@ -107,26 +107,26 @@ class NodeServers:
         """The student's live server (its route put back), or None; what a dead one left is cleared."""
         with self._locks.hold(user_key):
             self.backend.prepare_workspace(self.workspace(user_key))
-            handle = self._get(user_key)
-            if handle is not None and self.backend.is_alive(handle):
-                self._route(handle)  # idempotent: puts back a route CHP lost
-                return handle
+            handle = self._live(user_key)
             if handle is not None:
-                log.warning("server %s of %s died: starting it again", handle.ref, user_key)
-                self.backend.stop(handle, self.stop_timeout)  # what a dead server left (its container)
-                self._drop(user_key, announce="died")
-            return None
+                self._route(handle)  # idempotent: puts back a route CHP lost
+            return handle
 
     def _start_when_needed(self, user_key: str, lab: bool) -> None:
         """The queue's turn for ``user_key``: start the server unless one runs by now."""
         with self._locks.hold(user_key):
-            handle = self._get(user_key)
-            if handle is not None and self.backend.is_alive(handle):
-                return
-            if handle is not None:
-                self.backend.stop(handle, self.stop_timeout)
-                self._drop(user_key, announce="died")
-            self._start(user_key, lab)
+            if self._live(user_key) is None:
+                self._start(user_key, lab)
+
+    def _live(self, user_key: str) -> ServerHandle | None:
+        """Under the student's lock: their server if it runs; a dead one's leftovers are cleared first."""
+        handle = self._get(user_key)
+        if handle is None or self.backend.is_alive(handle):
+            return handle
+        log.warning("server %s of %s died: starting it again", handle.ref, user_key)
+        self.backend.stop(handle, self.stop_timeout)  # what a dead server left (its container)
+        self._drop(user_key, announce="died")
+        return None
 
     def stop(self, user_key: str, reason: str) -> bool:
         """Stop the student's server: route first (no new traffic), then the process.  Whether one ran."""
