@@ -25,7 +25,7 @@ test: deps ## The whole suite, against the real parts
 run-docker: deps ## The same, students' servers in containers (docker backend; starts a dockerd if none runs)
 	$(PY) -m capytale.stack run --docker
 
-notebook-image: deps ## The notebook image of the docker backend, built locally (cached in .cache/)
+notebook-image: deps ## The notebook image of the docker backend, built locally (kept in ~/.cache/capytale/)
 	$(PY) -m capytale.stack.notebook_image
 
 bench: deps ## Benchmark the main flow through HAProxy (BACKEND=docker: containers); figures to bench-results-<backend>.json

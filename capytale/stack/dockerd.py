@@ -2,16 +2,18 @@
 
 :func:`engine` yields the URL of an engine: ``DOCKER_HOST`` (or the default
 socket) when it answers, else a ``dockerd`` started here and stopped afterwards,
-by its pid.  That daemon keeps its images under ``.cache/dockerd/`` (so the
-notebook image survives between runs) and its sockets and runtime state in a
+by its pid.  That daemon keeps its images under ``dockerd/`` of the machine's
+cache (``capytale.stack.machine_cache``), so the notebook image survives
+between runs and between checkouts, and its sockets and runtime state in a
 short folder of ``/tmp`` (a Unix socket path holds at most 107 bytes).  Only
 one such daemon may use that data root: a second session finds the first one's
-URL in ``.cache/dockerd/engine.url`` and uses it (without stopping it).  It has
+URL in ``dockerd/engine.url`` and uses it (without stopping it).  It has
 no bridge and touches no firewall rule: students' containers have no network,
 and no traffic may leave this machine's loopback anyway.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -23,9 +25,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-REPO = Path(__file__).resolve().parents[2]
-DATA_ROOT = REPO / ".cache" / "dockerd"
-RUNNING = DATA_ROOT / "engine.url"  # the URL of the project's dockerd while one runs (its data root is not shared)
+from capytale.stack import machine_cache
+
 DEFAULT_URL = "unix:///var/run/docker.sock"
 START_TIMEOUT = 60.0
 
@@ -67,8 +68,10 @@ def engine(log_path: Path | None = None) -> Iterator[str]:
     if answers(url):
         yield url
         return
+    data_root = machine_cache.folder("dockerd")
+    running_file = data_root / "engine.url"  # the URL of the project's dockerd while one runs (one per data root)
     with contextlib.suppress(OSError):  # the project's dockerd, started by another session still running
-        running = RUNNING.read_text().strip()
+        running = running_file.read_text().strip()
         if answers(running):
             yield running
             return
@@ -80,9 +83,8 @@ def engine(log_path: Path | None = None) -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="cd-", dir="/tmp"))
     url = f"unix://{folder}/docker.sock"
     log_path = log_path or folder / "dockerd.log"
-    DATA_ROOT.mkdir(parents=True, exist_ok=True)
     argv = [dockerd, "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-            "--data-root", str(DATA_ROOT / "data"), "--exec-root", str(folder / "exec"),
+            "--data-root", str(data_root / "data"), "--exec-root", str(folder / "exec"),
             "--pidfile", str(folder / "dockerd.pid"), "-H", url, "--log-level", "warn"]
     with log_path.open("ab") as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -94,12 +96,12 @@ def engine(log_path: Path | None = None) -> Iterator[str]:
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise NoEngine(f"dockerd did not start (code {process.poll()}):\n{tail}")
             time.sleep(0.2)
-        RUNNING.write_text(url)
+        running_file.write_text(url)
         yield url
     finally:
         with contextlib.suppress(OSError):
-            if RUNNING.read_text() == url:
-                RUNNING.unlink()
+            if running_file.read_text() == url:
+                running_file.unlink()
         _stop(process)
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -117,17 +119,20 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def remove_containers(url: str, namespace: str) -> list[str]:
-    """Remove (forcefully) every container of the platform ``namespace`` on the engine at ``url``; their names."""
+    """Remove (forcefully) every container of the platform ``namespace`` on the engine at ``url``; their names.
+
+    All at once: each removal waits on its container's end (a second or so), not on the others'."""
     import docker
+
+    def remove(container) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
 
     client = docker.DockerClient(base_url=url or os.environ.get("DOCKER_HOST") or DEFAULT_URL, timeout=60)
     try:
         found = client.containers.list(all=True, filters={"label": f"capytale.namespace={namespace}"})
-        for container in found:
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(remove, found))
         return [container.name for container in found]
     finally:
         client.close()

@@ -10,9 +10,10 @@ what comes after it, nothing before:
    ``environment/debian.txt``), the server's virtual environment in
    ``/opt/jupyter`` with ``compose/notebook-image/requirements.txt`` installed by
    pip, the non-root user ``eleve`` (uid 1000) and the mount points; packed as a
-   tarball cached under ``.cache/notebook-image/`` and brought in with ``docker
-   import``.  Minutes the first time, then only the import (or nothing, when
-   the engine keeps it).
+   tarball kept in ``notebook-image/`` of the machine's cache (every checkout of
+   the machine shares it, ``capytale.stack.machine_cache``) and brought in with
+   ``docker import``.  Minutes the first time on a machine, then only the import
+   (or nothing, when the engine keeps it).
 2. **students** ``capytale-notebook-students:<hash>``: the base plus the
    students' environment in ``/opt/students``, installed by a container of the
    base (no network) from the same wheels as the process backend's
@@ -37,6 +38,7 @@ import fcntl
 import hashlib
 import io
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -45,12 +47,12 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from capytale.stack import students_env
+from capytale.stack import machine_cache, students_env
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_DIR = REPO / "compose" / "notebook-image"
 REQUIREMENTS = IMAGE_DIR / "requirements.txt"
-CACHE = REPO / ".cache" / "notebook-image"
+BUILD_LOCK = REPO / ".cache" / "notebook-image.lock"  # one build at a time in this checkout's engine
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # pip in the chroot reaches PyPI as this host does
 
 BASE_REPOSITORY = "capytale-notebook-base"
@@ -115,10 +117,15 @@ def mmdebstrap_argv(target: Path) -> list[str]:
     ]
 
 
+def base_inputs() -> bytes:
+    """What the base is made of: the build's command line, without where this checkout is (every checkout
+    of a machine shares the base), and the server's requirements."""
+    argv = json.dumps(mmdebstrap_argv(Path("-"))).replace(str(REPO), "<checkout>")
+    return argv.encode() + b"\0" + REQUIREMENTS.read_bytes()
+
+
 def base_tag() -> str:
-    digest = hashlib.sha256()
-    digest.update(json.dumps(mmdebstrap_argv(Path("-"))).encode())
-    digest.update(REQUIREMENTS.read_bytes())
+    digest = hashlib.sha256(base_inputs())
     return f"{BASE_REPOSITORY}:{digest.hexdigest()[:12]}"
 
 
@@ -148,32 +155,31 @@ def image_tag(list_file: Path = students_env.PYTHON_LIST) -> str:
 
 @contextlib.contextmanager
 def _build_lock() -> Iterator[None]:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / "build.lock").open("w") as lock:
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with BUILD_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
 def rootfs_tarball(progress: Progress = print) -> Path:
-    """The base's root filesystem as a tarball, made by mmdebstrap once and cached."""
-    tarball = CACHE / (base_tag().split(":")[1] + ".tar")
-    if tarball.exists():
-        return tarball
-    partial = tarball.with_suffix(".partial.tar")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    partial.unlink(missing_ok=True)
-    progress(f"building the notebook image's root filesystem with mmdebstrap (a few minutes, once) → {tarball}")
-    began = time.monotonic()
-    try:
-        subprocess.run(mmdebstrap_argv(partial), check=True, stdin=subprocess.DEVNULL)
-    except BaseException:
+    """The base's root filesystem as a tarball, made by mmdebstrap once a machine."""
+    cache = machine_cache.folder("notebook-image")
+    tarball = cache / (base_tag().split(":")[1] + ".tar")
+    with machine_cache.lock("notebook-rootfs"):
+        if tarball.exists():
+            return machine_cache.used(tarball)
+        partial = tarball.with_suffix(".partial.tar")
         partial.unlink(missing_ok=True)
-        raise
-    partial.rename(tarball)
-    for old in CACHE.glob("*.tar"):  # keep only the current one
-        if old != tarball:
-            old.unlink()
-    progress(f"root filesystem ready in {time.monotonic() - began:.0f} s ({tarball.stat().st_size >> 20} MiB)")
+        progress(f"building the notebook image's root filesystem with mmdebstrap (a few minutes, once) → {tarball}")
+        began = time.monotonic()
+        try:
+            subprocess.run(mmdebstrap_argv(partial), check=True, stdin=subprocess.DEVNULL)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.rename(tarball)
+        progress(f"root filesystem ready in {time.monotonic() - began:.0f} s ({tarball.stat().st_size >> 20} MiB)")
+    machine_cache.forget_unused(cache, keep=tarball)
     return tarball
 
 
@@ -204,10 +210,16 @@ def ensure_image(client, progress: Progress = print, list_file: Path = students_
     """The notebook image's tag in ``client``'s engine, built or imported when missing; ``list_file``
     is the students' Python list (an académie's, or one a test adds a library to)."""
     tag = image_tag(list_file)
+    base, students = base_tag(), students_tag(list_file)
     with _build_lock():
-        if _has_image(client, tag):
-            return tag
-        base = base_tag()
+        if not _has_image(client, tag):
+            _build_image(client, tag, base, students, list_file, progress)
+    _forget_unused_images(client, wanted=(base, students, tag))
+    return tag
+
+
+def _build_image(client, tag: str, base: str, students: str, list_file: Path, progress: Progress) -> None:
+    if not _has_image(client, students):
         if not _has_image(client, base):
             tarball = rootfs_tarball(progress)
             progress(f"importing {tarball.name} as {base}")
@@ -215,19 +227,46 @@ def ensure_image(client, progress: Progress = print, list_file: Path = students_
             repository, version = base.split(":")
             client.api.import_image(src=str(tarball), repository=repository, tag=version)
             progress(f"imported in {time.monotonic() - began:.0f} s")
-        students = students_tag(list_file)
-        if not _has_image(client, students):
-            _build_students_layer(client, base, students, list_file, progress)
-        holder = client.containers.create(students, command=["true"], network_disabled=True)
+        _build_students_layer(client, base, students, list_file, progress)
+    holder = client.containers.create(students, command=["true"], network_disabled=True)
+    try:
+        holder.put_archive(CODE_DIR, _code_archive())
+        repository, version = tag.split(":")
+        holder.commit(repository=repository, tag=version, changes=list(IMAGE_CONFIG + LOCAL_CONFIG),
+                      message="Capytale notebook image: the students' environment plus the platform's in-server code")
+    finally:
+        holder.remove(force=True)
+    progress(f"notebook image {tag} ready")
+
+
+def _forget_unused_images(client, wanted: tuple[str, ...]) -> None:
+    """Note that ``wanted`` were used now, and remove the project's images (their hash tags) that no
+    checkout of this machine wanted for ``machine_cache.UNUSED_DAYS`` days; an image a container still
+    uses stays."""
+    import docker.errors
+
+    record_file = machine_cache.folder("notebook-image") / "images-used.json"
+    with machine_cache.lock("notebook-images-used"):
         try:
-            holder.put_archive(CODE_DIR, _code_archive())
-            repository, version = tag.split(":")
-            holder.commit(repository=repository, tag=version, changes=list(IMAGE_CONFIG + LOCAL_CONFIG),
-                          message="Capytale notebook image: the students' environment plus the platform's in-server code")
-        finally:
-            holder.remove(force=True)
-        progress(f"notebook image {tag} ready")
-    return tag
+            record = json.loads(record_file.read_text())
+        except (OSError, ValueError):
+            record = {}
+        now = time.time()
+        record.update(dict.fromkeys(wanted, now))
+        limit = now - machine_cache.UNUSED_DAYS * 86400
+        ours = (BASE_REPOSITORY, STUDENTS_REPOSITORY, REPOSITORY)
+        for image in client.images.list():
+            for found in image.tags:
+                repository, _, version = found.partition(":")
+                if repository not in ours or not re.fullmatch(r"[0-9a-f]{12}", version):
+                    continue  # not one of ours, or a name someone gave it (make notebook-image's :latest)
+                if record.setdefault(found, now) < limit:  # first seen now: counted from now
+                    with contextlib.suppress(docker.errors.APIError):
+                        client.images.remove(found)
+                        del record[found]
+        partial = record_file.with_suffix(".partial")
+        partial.write_text(json.dumps(record, indent=1, sort_keys=True))
+        partial.rename(record_file)
 
 
 def _build_students_layer(client, base: str, tag: str, list_file: Path, progress: Progress) -> None:

@@ -11,28 +11,30 @@ environment made from the lists of ``environment/`` (an académie edits them):
 - ``debian.txt``: the programs those kernels drive (OCaml's toplevel).
 
 The process backend's environment is a virtual environment under
-``.cache/students-env/<digest>/``, made here; the notebook image holds the same
-one at :data:`IMAGE_PREFIX` (``capytale.stack.notebook_image``).  Both are
-installed with ``--no-index`` from one folder of downloaded wheels
-(``.cache/wheels/``), so they hold the same versions of everything, transitive
-dependencies included.  The digest covers the lists, the kernels' code and the
-Python version: a changed list makes a new environment, nothing else does.
+``students-env/<digest>/`` of the machine's cache (``capytale.stack.machine_cache``:
+every checkout of the machine shares it), made here; the notebook image holds
+the same one at :data:`IMAGE_PREFIX` (``capytale.stack.notebook_image``).  Both
+are installed with ``--no-index`` from one folder of downloaded wheels
+(``wheels/<digest>/`` of the same cache), so they hold the same versions of
+everything, transitive dependencies included.  The digest covers the lists, the
+kernels' code and the Python version: a changed list makes a new environment,
+nothing else does.  Environments and wheels that no checkout used for two weeks
+are removed by the next build.
 
 ``python -m capytale.stack.students_env`` builds it (``make deps`` does) and
 prints its prefix.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
+from capytale.stack import machine_cache
 from services.spawner.jupyter import container
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,9 +42,6 @@ ENVIRONMENT_DIR = REPO / "environment"
 PYTHON_LIST = ENVIRONMENT_DIR / "python.txt"
 DEBIAN_LIST = ENVIRONMENT_DIR / "debian.txt"
 KERNELS_PACKAGE = ENVIRONMENT_DIR / "kernels"
-CACHE = REPO / ".cache"
-WHEELS = CACHE / "wheels"
-ENVS = CACHE / "students-env"
 IMAGE_PREFIX = container.STUDENTS_ENV  # the same environment inside the notebook image
 COMPLETE = ".complete"  # written last: a folder without it is a build that did not finish
 
@@ -78,42 +77,35 @@ def digest(list_file: Path = PYTHON_LIST) -> str:
     return sha.hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def _lock(name: str) -> Iterator[None]:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / f"{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def _pip(python: Path | str, *args: str) -> None:
     subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", "--quiet", *args],
                    check=True, stdin=subprocess.DEVNULL)
 
 
 def wheelhouse(list_file: Path = PYTHON_LIST, progress: Progress = print) -> tuple[Path, Path]:
-    """The wheels of ``list_file`` (downloaded once) and the kernels package's wheel (built once).
+    """The wheels of ``list_file`` (downloaded once a machine) and the kernels package's wheel (built once).
 
     Returns the wheel folder and the kernels' wheel, the two things an install needs."""
     key = digest(list_file)
-    stamp = WHEELS / f"{key}{COMPLETE}"
-    kernels_dir = WHEELS / f"kernels-{key}"
-    with _lock("wheels"):
-        if not stamp.exists():
-            WHEELS.mkdir(parents=True, exist_ok=True)
-            progress(f"downloading the students' environment's wheels into {WHEELS} (once per list)")
+    wheels_root = machine_cache.folder("wheels")
+    wheels = wheels_root / key
+    with machine_cache.lock(f"wheels-{key}"):
+        if not (wheels / COMPLETE).exists():
+            shutil.rmtree(wheels, ignore_errors=True)
+            progress(f"downloading the students' environment's wheels into {wheels} (once per list)")
             began = time.monotonic()
             # wheels from the index where it has them, built here from the sources where not (pycairo on
             # Linux): installing needs no compiler then, in the image's network-less build least of all
-            _pip(sys.executable, "wheel", "--wheel-dir", str(WHEELS), "--requirement", str(list_file))
-            shutil.rmtree(kernels_dir, ignore_errors=True)
-            _pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(kernels_dir),
+            _pip(sys.executable, "wheel", "--wheel-dir", str(wheels), "--requirement", str(list_file))
+            _pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(wheels / "kernels"),
                  str(KERNELS_PACKAGE))
             shutil.rmtree(KERNELS_PACKAGE / "build", ignore_errors=True)
-            stamp.write_text(f"{time.time()}\n")
+            (wheels / COMPLETE).write_text(f"{time.time()}\n")
             progress(f"wheels ready in {time.monotonic() - began:.0f} s")
-    kernels_wheel = next(kernels_dir.glob("capytale_kernels-*.whl"))
-    return WHEELS, kernels_wheel
+        machine_cache.used(wheels)
+    machine_cache.forget_unused(wheels_root, keep=wheels)
+    kernels_wheel = next((wheels / "kernels").glob("capytale_kernels-*.whl"))
+    return wheels, kernels_wheel
 
 
 def install_commands(python: str, prefix: str, wheels: str, kernels_wheel: str, list_file: str) -> list[list[str]]:
@@ -130,13 +122,14 @@ def install_commands(python: str, prefix: str, wheels: str, kernels_wheel: str, 
 def ensure_students_env(progress: Progress = print, list_file: Path = PYTHON_LIST) -> Path:
     """The prefix of the process backend's students' environment for ``list_file``, made when missing."""
     key = digest(list_file)
-    prefix = ENVS / key
+    envs = machine_cache.folder("students-env")
+    prefix = envs / key
     if (prefix / COMPLETE).exists():
-        return prefix
+        return machine_cache.used(prefix)
     wheels, kernels_wheel = wheelhouse(list_file, progress)
-    with _lock(f"students-env-{key}"):
+    with machine_cache.lock(f"students-env-{key}"):
         if (prefix / COMPLETE).exists():
-            return prefix
+            return machine_cache.used(prefix)
         shutil.rmtree(prefix, ignore_errors=True)
         progress(f"making the students' environment {prefix} (a minute, once per list)")
         began = time.monotonic()
@@ -147,17 +140,8 @@ def ensure_students_env(progress: Progress = print, list_file: Path = PYTHON_LIS
             subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
         (prefix / COMPLETE).write_text(f"{time.time()}\n")
         progress(f"students' environment ready in {time.monotonic() - began:.0f} s ({size_mib(prefix)} MiB)")
-    _forget_old_envs(keep=prefix)
+    machine_cache.forget_unused(envs, keep=prefix)
     return prefix
-
-
-def _forget_old_envs(keep: Path) -> None:
-    """Environments of older lists go, but for the one in use and the newest other (a running platform
-    may still use the previous one)."""
-    others = sorted((p for p in ENVS.iterdir() if p.is_dir() and p != keep),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in others[1:]:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def size_mib(path: Path) -> int:

@@ -32,6 +32,12 @@ def test_the_dockerfile_ends_with_the_local_builds_configuration():
     assert lines[0].startswith("FROM quay.io/jupyter/")
 
 
+def test_the_images_tags_do_not_depend_on_where_the_checkout_is():
+    """Every checkout of a machine (a clean clone in CI too) finds the base another one built."""
+    assert str(notebook_image.REPO).encode() not in notebook_image.base_inputs()
+    assert b"<checkout>/compose/notebook-image/requirements.txt" in notebook_image.base_inputs()
+
+
 def test_the_image_holds_the_french_notebook_rise_and_the_identity_provider(engine):
     check = (
         "import importlib.metadata as m, json, os; "

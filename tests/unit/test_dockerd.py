@@ -8,7 +8,7 @@ from capytale.stack import dockerd
 
 def test_no_engine_and_no_dockerd_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
-    monkeypatch.setattr(dockerd, "RUNNING", tmp_path / "engine.url")
+    monkeypatch.setenv("CAPYTALE_CACHE", str(tmp_path))  # no engine.url of a running one there
     monkeypatch.setattr(dockerd, "dockerd_binary", lambda: None)
     with pytest.raises(dockerd.NoEngine, match="no Docker engine answers at unix://.*nothing.sock and dockerd is not installed"):
         with dockerd.engine():
