@@ -65,9 +65,10 @@ def list_activities():
 def list_copies(activity_id: int):
     """The students' copies of the caller's activity, with when each was last saved, its state and grade."""
     activity = teachers_activity(activity_id)
+    rows = gradings.activity_gradings(db.session(), activity.id)  # first: see activity_gradings
     window.close_if_due(db.session(), storage.current(), activity, clock.now())
     views = copies_of(db.session(), storage.current(), activity, presence.working_now())
-    graded = gradings.gradings_of(db.session(), [view.copy for view in views])
+    graded = gradings.of_latest_snapshots(rows, [view.copy for view in views])
     return jsonify([view.as_json() | evaluation_json(activity, view.copy)
                     | gradings.list_json(graded.get(view.copy.id)) for view in views])
 
