@@ -18,43 +18,20 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 
+from capytale.containers import DEFAULT_URL, answers
 from capytale.stack import machine_cache
 
-DEFAULT_URL = "unix:///var/run/docker.sock"
 START_TIMEOUT = 60.0
 
 
 class NoEngine(RuntimeError):
     """No Docker engine answers and none could be started; the message says why."""
-
-
-def answers(url: str) -> bool:
-    """Whether an engine answers ``GET /_ping`` at ``url``."""
-    if url.startswith("unix://"):  # by hand: the SDK leaks the socket of a connection that fails
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(5)
-                sock.connect(url[len("unix://"):])
-                sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-                return sock.recv(64).split(b" ")[1:2] == [b"200"]
-        except OSError:
-            return False
-    import docker
-
-    client = docker.DockerClient(base_url=url, version="1.41", timeout=5)  # fixed version: no call before ping
-    try:
-        return bool(client.ping())
-    except Exception:  # noqa: BLE001 - any failure means "not this one"
-        return False
-    finally:
-        client.close()
 
 
 def dockerd_binary() -> str | None:

@@ -48,6 +48,7 @@ import docker
 import docker.errors
 from docker.types import LogConfig, Mount
 
+from capytale.containers import remove
 from services.spawner import cgroups
 from services.spawner.backends.base import Backend
 from services.spawner.jupyter.container import KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec
@@ -175,7 +176,7 @@ class DockerBackend(Backend):
             except docker.errors.NotFound:
                 return
         self._keep_output(container, handle.user_key)
-        _remove(container)
+        remove(container)
 
     def is_alive(self, handle: ServerHandle) -> bool:
         if handle.container_id is None:
@@ -199,7 +200,7 @@ class DockerBackend(Backend):
                 log.info("removing stopped container %s of %s that no server record names", container.name,
                          handle.user_key)
                 self._keep_output(container, handle.user_key)
-                _remove(container)
+                remove(container)
         return running
 
     def memory_bytes(self, handles: list[ServerHandle]) -> int:
@@ -249,7 +250,7 @@ class DockerBackend(Backend):
         if container.status == "running":
             container.stop(timeout=5)
         self._keep_output(container, user_key)
-        _remove(container)
+        remove(container)
 
     def _keep_output(self, container: Any, user_key: str) -> None:
         """The container's output (stdout and stderr) into the node's log of that student."""
@@ -270,17 +271,6 @@ class DockerBackend(Backend):
         memory = stats.get("memory_stats", {})
         inactive = memory.get("stats", {}).get("total_inactive_file", memory.get("stats", {}).get("inactive_file", 0))
         return max(0, int(memory.get("usage", 0)) - int(inactive))
-
-
-def _remove(container: Any) -> None:
-    """Remove a container; one already gone, or being removed, is success."""
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as exc:
-        if exc.status_code != 409:  # removal already in progress
-            raise
 
 
 def _give(folder: Path, uid: int, gid: int) -> None:
