@@ -99,6 +99,8 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("SEED_SECRET_FILE", Path, lambda s: s["VAR_DIR"] / "keys" / "seed.secret", "File holding the secret that derives each student's random values in an activity (CAPYTALE_SEED, capytale_alea); a new secret gives every student new values.", ("activities",)),
     Setting("GRADING_CELL_TIMEOUT", float, 30.0, "Seconds one cell may run when a student's notebook is re-run for grading or Vérifier; then it is interrupted and its check fails.", ("activities",)),
     Setting("GRADING_TIMEOUT", float, 180.0, "Seconds a whole grading or Vérifier run may take, kernel start included; then the kernel is stopped and the checks not reached fail.", ("activities",)),
+    Setting("GRADING_RUNNER", str, lambda s: "docker" if s["PRODUCTION"] else "process", "Where hand-in re-runs and Vérifier run their kernel: docker (a new container of DOCKER_IMAGE each run, no network, the DOCKER_* limits, on the engine of DOCKER_URL; production) or process (a local process of STUDENTS_ENV: this machine and tests; refused in production).", ("activities",)),
+    Setting("GRADING_RUN_DIR", str, "", "Folder where each grading run gets its private temporary folder (empty: the system's). With GRADING_RUNNER=docker and the activities service in a container: a folder of the engine's host, mounted at the same path (the engine mounts each run's folder from its host).", ("activities",)),
     Setting("GRADING_WORKERS", int, 1, "How many hand-in re-runs (one kernel each) each activities process runs at once; the others wait their turn in the database.", ("activities",)),
     Setting("GRADING_RETRY_DELAY", float, 30.0, "Seconds before the one retry of a hand-in re-run whose kernel could not start.", ("activities",)),
     Setting("CHECK_CONCURRENCY", int, 2, "How many Vérifier runs (one kernel each) each activities process runs at once; a student who waits more than 20 s for a turn is told to try again.", ("activities",)),
@@ -130,14 +132,14 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("AUTOSAVE_INTERVAL", int, 10, "Seconds between two autosaves of an open notebook (Notebook 7's own is 120): at most that much typing is lost when a server goes away.", ("spawner",)),
     Setting("JUPYTER_EXTENSIONS", str, "notebook,jupyterlab_rise", "Comma-separated server extensions a student's server loads.", ("spawner",)),
     # --- spawner, docker backend ---------------------------------------------------
-    Setting("DOCKER_URL", str, "", "Docker engine of the docker backend (empty: DOCKER_HOST, else the local socket).", ("spawner",)),
-    Setting("DOCKER_IMAGE", str, "capytale-notebook:latest", "Notebook image of students' containers (compose/notebook-image/).", ("spawner",)),
-    Setting("DOCKER_MEMORY_MB", int, 1024, "Memory limit of a student's container, MiB (no swap beyond it; /tmp counts in it).", ("spawner",)),
-    Setting("DOCKER_CPUS", float, 1.0, "CPUs a student's container may use (1.5: one and a half cores).", ("spawner",)),
-    Setting("DOCKER_PIDS", int, 256, "Most processes and threads a student's container may hold (stops fork bombs).", ("spawner",)),
-    Setting("DOCKER_TMP_MB", int, 64, "Size of the writable /tmp of a student's container, MiB.", ("spawner",)),
+    Setting("DOCKER_URL", str, "", "Docker engine of the docker backend and of grading runs (empty: DOCKER_HOST, else the local socket).", ("spawner", "activities")),
+    Setting("DOCKER_IMAGE", str, "capytale-notebook:latest", "Notebook image of students' containers and grading runs (compose/notebook-image/).", ("spawner", "activities")),
+    Setting("DOCKER_MEMORY_MB", int, 1024, "Memory limit of a student's container (and of a grading run's), MiB (no swap beyond it; /tmp counts in it).", ("spawner", "activities")),
+    Setting("DOCKER_CPUS", float, 1.0, "CPUs a student's container may use (1.5: one and a half cores).", ("spawner", "activities")),
+    Setting("DOCKER_PIDS", int, 256, "Most processes and threads a student's container may hold (stops fork bombs).", ("spawner", "activities")),
+    Setting("DOCKER_TMP_MB", int, 64, "Size of the writable /tmp of a student's container, MiB.", ("spawner", "activities")),
     Setting("DOCKER_NETWORK", str, "none", "Docker network of students' containers: none (no network at all) or a network name that lets them out.", ("spawner",)),
-    Setting("DOCKER_USER", str, "1000:1000", "uid:gid students' servers run as; their workspace and socket folder are given to it.", ("spawner",)),
+    Setting("DOCKER_USER", str, "1000:1000", "uid:gid students' servers (and grading kernels) run as; their workspace and socket folder are given to it.", ("spawner", "activities")),
 )
 
 _BY_NAME = {s.name: s for s in CATALOGUE}
@@ -231,6 +233,9 @@ def _refuse_insecure_defaults(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}NOTEBOOK_URL must give each student an origin apart from {PREFIX}PUBLIC_URL "
                             "in production (e.g. https://{key}.nb.capytale.example): students' servers serve pages "
                             "their code controls")
+    if settings.get("GRADING_RUNNER") == "process":
+        raise SettingsError(f"{PREFIX}GRADING_RUNNER=process is refused in production (its kernels have the "
+                            "platform's rights and network): use docker")
     if settings.get("SPAWNER_BACKEND") == "process":
         raise SettingsError(f"{PREFIX}SPAWNER_BACKEND=process is refused in production (it isolates nothing): use docker")
 

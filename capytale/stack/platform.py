@@ -93,6 +93,8 @@ class LocalPlatform:
             # students' kernels run on their own environment, made once per list (a container has its own)
             self.config.env.setdefault("CAPYTALE_STUDENTS_ENV", str(ensure_students_env(
                 lambda line: print(line, file=sys.stderr, flush=True))))
+        else:  # grading runs in containers of the same image: a kernel each run, no network
+            self.config.env.setdefault("CAPYTALE_GRADING_RUNNER", "docker")
         try:
             self._start_services(timeout)
             self._start_nodes(timeout)

@@ -46,7 +46,7 @@ from capytale import db
 from capytale.errors import PlatformError
 from services.activities import snapshots, storage as storage_module
 from services.activities.copies import seed_of
-from services.activities.grading import LocalRunner, Runner, RunnerError, find_checks, regrade
+from services.activities.grading import Runner, RunnerError, find_checks, regrade, runners
 from services.activities.grading.reading import as_notebook
 from services.activities.masters import version_of
 from services.activities.models import Activity, Copy, Grading, utcnow
@@ -67,7 +67,7 @@ UNREADABLE_NOTE = N_("La correction automatique n'a pas pu lire cette copie (sa 
 UNEXPECTED_NOTE = N_("La correction automatique s'est arrêtée sur une erreur inattendue de la plateforme : il n'y a "
                      "pas de score proposé. Tu peux la relancer ; si cela recommence, préviens les personnes qui "
                      "gèrent la plateforme.")
-RUNNER = "activities.grading.runner"  # a test's runner, instead of the settings' LocalRunner
+RUNNER = "activities.grading.runner"  # a test's runner, instead of the settings' one
 WORKER = "activities.grading.worker"
 
 
@@ -174,13 +174,13 @@ _made = threading.Lock()
 
 
 def runner_of(app: Flask) -> Runner | None:
-    """What runs the kernels: a test's runner, else the local runner of the settings (None when the settings
-    refuse it, as production does: the run then fails as when no kernel starts)."""
+    """What runs the kernels: a test's runner, else the settings' (``GRADING_RUNNER``; None when the settings
+    allow none: the run then fails as when no kernel starts)."""
     given = app.extensions.get(RUNNER)
     if given is not None:
         return given
     try:
-        return LocalRunner.from_settings(app.config["CAPYTALE"])
+        return runners.from_settings(app.config["CAPYTALE"])
     except RunnerError as refusal:
         log.error("no grading runner: %s", refusal.log_message)
         return None

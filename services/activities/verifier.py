@@ -30,7 +30,7 @@ from capytale.errors import PlatformError
 from services.activities import autograding
 from services.activities.copies import notebook_path, read_notebook, seed_of
 from services.activities.evaluation import EN_COURS
-from services.activities.grading import AttemptStore, Check, LocalRunner, Runner, self_check, visible_checks
+from services.activities.grading import AttemptStore, Check, Runner, runners, self_check, visible_checks
 from services.activities.masters import version_of
 from services.activities.models import Activity, CheckAttempt, Copy, iso
 from services.activities.names import inside
@@ -159,12 +159,12 @@ def _turns(app: Flask) -> threading.BoundedSemaphore:
 
 
 def runner(app: Flask) -> Runner:
-    """A test's runner, else the local runner of the settings with Vérifier's shorter limit."""
+    """A test's runner, else the settings' runner with Vérifier's shorter limit."""
     given = app.extensions.get(autograding.RUNNER)
     if given is not None:
         return given
     settings = app.config["CAPYTALE"]
-    made = LocalRunner.from_settings(settings)  # RunnerError (503) in production, as for hand-ins
+    made = runners.from_settings(settings)  # RunnerError (503) when the settings allow none, as for hand-ins
     made.timeout = min(settings["GRADING_TIMEOUT"], settings["CHECK_TIMEOUT"])
     return made
 

@@ -63,6 +63,21 @@ def test_each_node_runs_students_in_containers_beside_its_proxy(services, k):
     assert settings["SPAWNER_BACKEND"] == "docker"
 
 
+def test_hand_ins_are_graded_in_containers_whose_run_folders_the_engine_finds(services):
+    activities = services["activities"]
+    env = activities["environment"]
+    assert env["CAPYTALE_GRADING_RUNNER"] == "docker"
+    mounts = binds(activities)
+    assert mounts["/var/run/docker.sock"] == "/var/run/docker.sock"
+    assert mounts[env["CAPYTALE_GRADING_RUN_DIR"]] == env["CAPYTALE_GRADING_RUN_DIR"]  # the host's own path
+    assert env["CAPYTALE_DOCKER_IMAGE"] == services["spawner1"]["environment"]["CAPYTALE_DOCKER_IMAGE"]
+
+
+def test_activities_runs_as_the_students_uid_whose_copies_it_writes_into(services):
+    students = load("spawner", environ={})["DOCKER_USER"]
+    assert services["activities"]["user"] == students
+
+
 def test_every_capytale_setting_named_in_compose_exists():
     declared = {setting.env for setting in CATALOGUE}
     named = set(re.findall(r"\b(CAPYTALE_[A-Z_]+)\s*:", COMPOSE.read_text()))

@@ -19,8 +19,9 @@ a dict or a NotebookNode; none is changed):
   secret), to pass as ``seed=`` and to write as :data:`SEED_FILE` (:func:`seed_file_text`) into the
   copy's folder; :func:`generator` ``(seed, nom)`` recomputes what ``capytale_alea.aleatoire(nom)``
   gave them.
-- :class:`Runner` (the contract), :class:`LocalRunner` ``.from_settings(settings)`` (this machine;
-  production needs a container runner), :class:`RunnerError` (a :class:`~capytale.errors.PlatformError`,
+- :class:`Runner` (the contract); ``runners.from_settings(settings)``, the runner ``GRADING_RUNNER``
+  names: :class:`~.docker_runner.DockerRunner` (a container per run; production) or :class:`LocalRunner`
+  (a local process; this machine and tests); :class:`RunnerError` (a :class:`~capytale.errors.PlatformError`,
   503: no kernel could run; nothing counted).
 - :class:`AttemptStore` (the contract), :class:`MemoryAttemptStore`.
 

@@ -16,10 +16,11 @@ kernel is stopped).  Its kernel has the platform's rights and this machine's net
 one machine and the tests: shell escapes and URL fetches are taken out of Python cells first
 (:mod:`.offline`), the kernel gets an empty environment of its own (no platform setting or secret, a
 home in the run's folder, proxies that lead nowhere) — and production refuses it.  **Production
-runs grading in a container**, as students' servers: the notebook image (its students'
+runs grading in a container**, as students' servers: :class:`~.docker_runner.DockerRunner`, the
+same run driven from here, its kernel in a container of the notebook image (its students'
 environment), ``--network none``, a read-only root filesystem, memory, CPU and process limits, only
-the run's folder mounted; a ``DockerRunner`` implementing :class:`Runner` is the seam for it (not
-written yet).
+the run's folder mounted.  Both are :class:`KernelRunner`: the folder, nbclient, the limits and
+what comes back are one code; where the kernel lives is theirs.
 """
 from __future__ import annotations
 
@@ -121,59 +122,55 @@ def error_line(ename: str, evalue: str) -> str:
     return _ANSI.sub("", line)[:MAX_ERROR]
 
 
-class LocalRunner(Runner):
-    """The kernel as a local process of the students' environment (one machine and tests only)."""
+class KernelRunner(Runner):
+    """A run driven here by nbclient, in a run's folder of its own (``<tmp>/run/``: ``activite/``, the
+    kernel's working folder with the annex files, and the kernel's sockets); subclasses say where the
+    kernel lives (:meth:`_manager`, :meth:`_environment`, :meth:`_kill`)."""
 
-    def __init__(self, students_env: Path | str, cell_timeout: float = 30.0, timeout: float = 180.0,
-                 kernel_name: str = "python3", startup_timeout: float = 60.0):
-        self.kernels_dir = Path(students_env) / "share" / "jupyter" / "kernels"
+    run_root: str | None = None  # where the runs' temporary folders are made (None: the system's)
+
+    def __init__(self, cell_timeout: float = 30.0, timeout: float = 180.0, kernel_name: str = "python3",
+                 startup_timeout: float = 60.0):
         self.cell_timeout = cell_timeout
         self.timeout = timeout
         self.kernel_name = kernel_name
         self.startup_timeout = startup_timeout
 
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> LocalRunner:
-        """The runner of activities' settings; refused in production, where nothing isolates it."""
-        if settings.get("PRODUCTION"):
-            raise RunnerError("the local grading runner isolates nothing and is refused in production: "
-                              "grading needs a container runner (--network none)")
-        if not settings.get("STUDENTS_ENV"):
-            raise RunnerError("CAPYTALE_STUDENTS_ENV is empty: no students' environment to grade in")
-        return cls(settings["STUDENTS_ENV"], settings["GRADING_CELL_TIMEOUT"], settings["GRADING_TIMEOUT"])
-
     def run(self, notebook: NotebookNode, files: Path | None = None,
             env: Mapping[str, str] | None = None) -> RunResult:
-        notebook = as_notebook(notebook)
+        notebook = self._prepared(as_notebook(notebook))
         kernel = str((notebook.metadata.get("kernelspec") or {}).get("name") or self.kernel_name)
-        for cell in notebook.cells:
-            if cell.cell_type == "code" and kernel == "python3":
-                cell.source = neutralised(cell.source)
-        if "/" in kernel or not (self.kernels_dir / kernel / "kernel.json").is_file():
-            raise RunnerError(f"no kernel {kernel!r} in {self.kernels_dir}")
-        with tempfile.TemporaryDirectory(prefix="capytale-grading-") as folder:
-            work = Path(folder) / "activite"
-            work.mkdir()
+        if "/" in kernel or not self._has_kernel(kernel):
+            raise RunnerError(f"no kernel {kernel!r} for {type(self).__name__}")
+        with tempfile.TemporaryDirectory(prefix="capytale-grading-", dir=self.run_root) as folder:
+            run_dir = Path(folder) / "run"
+            work = run_dir / "activite"
+            work.mkdir(parents=True)
             annex_copy(files, work)
-            home = Path(folder) / "home"
-            home.mkdir()
-            return asyncio.run(self._run(notebook, kernel, work, Path(folder) / "kernel",
-                                         self._environment(work, home, env or {})))
+            environment = self._environment(run_dir, env or {})
+            return asyncio.run(self._run(notebook, kernel, self._manager(kernel, run_dir), run_dir, environment))
 
-    @staticmethod
-    def _environment(work: Path, home: Path, extra: Mapping[str, str]) -> dict[str, str]:
-        """What the kernel's process gets (the kernelspec adds PATH and VIRTUAL_ENV): nothing of ours."""
-        nowhere = "http://127.0.0.1:9"  # the discard port: a library that honours proxies gets no answer
-        return {
-            "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin",
-            "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".matplotlib"),
-            "NBAUTOEVAL_LOG": str(home / ".nbautoeval"), "PYTHONDONTWRITEBYTECODE": "1",
-            "http_proxy": nowhere, "https_proxy": nowhere, "HTTP_PROXY": nowhere, "HTTPS_PROXY": nowhere,
-            "no_proxy": "", "NO_PROXY": "",
-            **{key: str(value) for key, value in extra.items()},
-        }
+    def _prepared(self, notebook: NotebookNode) -> NotebookNode:
+        """The notebook as it is sent to the kernel (the local runner takes the network out of it)."""
+        return notebook
 
-    async def _run(self, notebook: NotebookNode, kernel: str, work: Path, sockets: Path,
+    @abc.abstractmethod
+    def _has_kernel(self, kernel: str) -> bool:
+        """Whether this runner has the kernel ``kernel``."""
+
+    @abc.abstractmethod
+    def _manager(self, kernel: str, run_dir: Path) -> AsyncKernelManager:
+        """The kernel manager of this run: its sockets in ``run_dir`` (Unix sockets, the ``ipc`` transport)."""
+
+    @abc.abstractmethod
+    def _environment(self, run_dir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+        """The kernel's environment variables: nothing of the platform's, plus ``extra``."""
+
+    @abc.abstractmethod
+    def _kill(self, manager: AsyncKernelManager) -> None:
+        """Kill the kernel and whatever it started, now (called from the run's event loop)."""
+
+    async def _run(self, notebook: NotebookNode, kernel: str, manager: AsyncKernelManager, run_dir: Path,
                    env: dict[str, str]) -> RunResult:
         began = time.monotonic()
         runs = [CellRun(NOT_RUN)] * len(notebook.cells)
@@ -192,11 +189,6 @@ class LocalRunner(Runner):
             else:
                 runs[cell_index] = CellRun(ERROR, error_line(content.get("ename", "Error"), content.get("evalue", "")))
 
-        specs = KernelSpecManager(kernel_dirs=[str(self.kernels_dir)], ensure_native_kernel=False)
-        # Unix sockets in the run's folder rather than TCP ports of the loopback: nothing else on the machine
-        # can reach the kernel, and the kernel needs no network to be driven
-        manager = AsyncKernelManager(kernel_name=kernel, kernel_spec_manager=specs, transport="ipc",
-                                     ip=str(sockets), connection_file=str(sockets.parent / "kernel.json"))
         cell_timeout = max(1, round(self.cell_timeout))
         client = NotebookClient(
             notebook, km=manager, kernel_name=kernel, timeout=cell_timeout,
@@ -204,7 +196,7 @@ class LocalRunner(Runner):
             error_on_timeout={"ename": TIMEOUT_NAME, "evalue": f"la cellule a duré plus de {cell_timeout} s",
                               "traceback": []},
             record_timing=False, store_widget_state=False, skip_cells_with_tag="",
-            resources={"metadata": {"path": str(work)}}, on_cell_execute=started, on_cell_executed=executed)
+            resources={"metadata": {"path": str(run_dir / "activite")}}, on_cell_execute=started, on_cell_executed=executed)
         timed_out = False
 
         async def watchdog() -> None:  # the whole run's limit: the kernel is killed, nbclient sees it dead
@@ -216,7 +208,7 @@ class LocalRunner(Runner):
         stopped = ""
         limit = asyncio.ensure_future(watchdog())
         # the kernel's own output goes to the run's folder, not to the service's log: the student writes it
-        kernel_log = (sockets.parent / "kernel.log").open("wb")
+        kernel_log = (run_dir.parent / "kernel.log").open("wb")
         try:
             await client.async_execute(env=env, stdin=subprocess.DEVNULL, stdout=kernel_log, stderr=kernel_log)
         except DeadKernelError:
@@ -231,7 +223,7 @@ class LocalRunner(Runner):
         if stopped and timed_out:
             stopped = TIMEOUT
         elif stopped:
-            tail = (sockets.parent / "kernel.log").read_bytes()[-2000:]
+            tail = (run_dir.parent / "kernel.log").read_bytes()[-2000:] or self._output_tail(manager)
             log.warning("grading kernel %r stopped (%s); its last output: %r", kernel, stopped, tail)
         if stopped and not running and all(run.status == NOT_RUN for run in runs):
             # no student code ran: the kernel did not start (or answer) in time, nobody's answer is to blame
@@ -242,8 +234,72 @@ class LocalRunner(Runner):
             runs[running[0]] = CellRun(TIMEOUT if stopped == TIMEOUT else ERROR, message)
         return RunResult(cells=tuple(runs), stopped=stopped, seconds=time.monotonic() - began)
 
-    @staticmethod
-    def _kill(manager: AsyncKernelManager) -> None:
+    def _output_tail(self, manager: AsyncKernelManager) -> bytes:
+        """The end of what the kernel printed, where it does not go to the run's ``kernel.log``."""
+        return b""
+
+    async def _stop(self, manager: AsyncKernelManager, client: NotebookClient) -> None:
+        """Kill the kernel, then let jupyter_client clean up after it."""
+        self._kill(manager)
+        if client.kc is not None:
+            client.kc.stop_channels()
+        try:
+            if manager.has_kernel:
+                await manager.shutdown_kernel(now=True)
+        except Exception:
+            log.exception("grading kernel clean-up failed")
+
+
+class LocalRunner(KernelRunner):
+    """The kernel as a local process of the students' environment (one machine and tests only)."""
+
+    def __init__(self, students_env: Path | str, cell_timeout: float = 30.0, timeout: float = 180.0,
+                 kernel_name: str = "python3", startup_timeout: float = 60.0):
+        super().__init__(cell_timeout, timeout, kernel_name, startup_timeout)
+        self.kernels_dir = Path(students_env) / "share" / "jupyter" / "kernels"
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> LocalRunner:
+        """The runner of activities' settings; refused in production, where nothing isolates it."""
+        if settings.get("PRODUCTION"):
+            raise RunnerError("the local grading runner isolates nothing and is refused in production: "
+                              "grading needs a container runner (--network none)")
+        if not settings.get("STUDENTS_ENV"):
+            raise RunnerError("CAPYTALE_STUDENTS_ENV is empty: no students' environment to grade in")
+        return cls(settings["STUDENTS_ENV"], settings["GRADING_CELL_TIMEOUT"], settings["GRADING_TIMEOUT"])
+
+    def _prepared(self, notebook: NotebookNode) -> NotebookNode:
+        kernel = str((notebook.metadata.get("kernelspec") or {}).get("name") or self.kernel_name)
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and kernel == "python3":
+                cell.source = neutralised(cell.source)
+        return notebook
+
+    def _has_kernel(self, kernel: str) -> bool:
+        return (self.kernels_dir / kernel / "kernel.json").is_file()
+
+    def _manager(self, kernel: str, run_dir: Path) -> AsyncKernelManager:
+        specs = KernelSpecManager(kernel_dirs=[str(self.kernels_dir)], ensure_native_kernel=False)
+        # Unix sockets in the run's folder rather than TCP ports of the loopback: nothing else on the machine
+        # can reach the kernel, and the kernel needs no network to be driven
+        return AsyncKernelManager(kernel_name=kernel, kernel_spec_manager=specs, transport="ipc",
+                                  ip=str(run_dir / "kernel"), connection_file=str(run_dir / "kernel.json"))
+
+    def _environment(self, run_dir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+        """What the kernel's process gets (the kernelspec adds PATH and VIRTUAL_ENV): nothing of ours."""
+        home = run_dir.parent / "home"
+        home.mkdir(exist_ok=True)
+        nowhere = "http://127.0.0.1:9"  # the discard port: a library that honours proxies gets no answer
+        return {
+            "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin",
+            "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / ".matplotlib"),
+            "NBAUTOEVAL_LOG": str(home / ".nbautoeval"), "PYTHONDONTWRITEBYTECODE": "1",
+            "http_proxy": nowhere, "https_proxy": nowhere, "HTTP_PROXY": nowhere, "HTTPS_PROXY": nowhere,
+            "no_proxy": "", "NO_PROXY": "",
+            **{key: str(value) for key, value in extra.items()},
+        }
+
+    def _kill(self, manager: AsyncKernelManager) -> None:
         """Kill the kernel and whatever it started: it leads a session of its own, and while it is not
         reaped its pid names nothing else."""
         process = getattr(getattr(manager, "provisioner", None), "process", None)
@@ -252,15 +308,3 @@ class LocalRunner(Runner):
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-
-    @classmethod
-    async def _stop(cls, manager: AsyncKernelManager, client: NotebookClient) -> None:
-        """Kill the kernel, then let jupyter_client clean up after it."""
-        cls._kill(manager)
-        if client.kc is not None:
-            client.kc.stop_channels()
-        try:
-            if manager.has_kernel:
-                await manager.shutdown_kernel(now=True)
-        except Exception:
-            log.exception("grading kernel clean-up failed")
