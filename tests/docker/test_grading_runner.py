@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 from services.activities.grading import RunnerError, regrade
-from services.activities.grading.docker_runner import LABEL, ContainerLimits, DockerRunner
+from capytale.containers import Limits
+from services.activities.grading.docker_runner import LABEL, DockerRunner
 from tests.activities.grading_notebooks import SQUARES_RIGHT, SUM_RIGHT, problem1_student, problem1_teacher
 from tests.activities.test_grading_rerun import (  # noqa: F401 - collected here with the container runner
     test_a_changed_check_is_reported_and_the_teachers_is_run_instead,
@@ -27,11 +28,12 @@ from tests.activities.test_grading_rerun import (  # noqa: F401 - collected here
 )
 from tests.docker.conftest import MEMORY_MB, PIDS
 
-LIMITS = ContainerLimits(memory_mb=MEMORY_MB, cpus=1.0, pids=PIDS, tmp_mb=32)
+LIMITS = Limits(memory_mb=MEMORY_MB, cpus=1.0, pids=PIDS, tmp_mb=32)
+USER = "1000:1000"  # the image's students' user
 
 
 def container_runner(engine, **limits) -> DockerRunner:
-    return DockerRunner(engine.image, engine.url, LIMITS, **{"cell_timeout": 10, "timeout": 120, **limits})
+    return DockerRunner(engine.image, engine.url, LIMITS, USER, **{"cell_timeout": 10, "timeout": 120, **limits})
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +97,15 @@ def test_the_ocaml_kernel_of_the_image_runs_a_notebook(runner):
 
 
 def test_an_engine_that_does_not_answer_is_a_refusal_that_blames_nobody(tmp_path):
-    runner = DockerRunner("capytale-notebook:none", f"unix://{tmp_path}/no-engine.sock", LIMITS, timeout=20)
+    runner = DockerRunner("capytale-notebook:none", f"unix://{tmp_path}/no-engine.sock", LIMITS, USER, timeout=20)
     teacher = problem1_teacher()
     with pytest.raises(RunnerError) as refused:
         regrade(teacher, problem1_student(teacher, SQUARES_RIGHT, SUM_RIGHT), runner)
     assert refused.value.status == 503
+
+
+def test_grading_kernels_never_run_as_root():
+    from capytale.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="other than root"):
+        DockerRunner("capytale-notebook:none", "", LIMITS, "0:0")

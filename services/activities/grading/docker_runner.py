@@ -39,7 +39,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
-from capytale.containers import DEFAULT_URL, answers, remove
+from capytale.containers import DEFAULT_URL, Limits, answers, confined, remove, student_user
 from services.activities.grading.runner import KernelRunner, RunnerError
 
 RUN_DIR = "/capytale/run"  # the run's folder inside the container
@@ -50,17 +50,6 @@ LABEL = "capytale.grading"
 MARGIN = 30.0  # seconds the container outlives the run's own limit before it ends itself
 
 
-@dataclass(frozen=True)
-class ContainerLimits:
-    """What a grading container may use: the ``DOCKER_*`` settings of students' containers."""
-
-    memory_mb: int = 1024
-    cpus: float = 1.0
-    pids: int = 256
-    tmp_mb: int = 64
-    user: str = "1000:1000"
-
-
 @dataclass
 class ContainerPlan:
     """What the provisioner of one run starts: the image, the limits, the run's folder, the environment."""
@@ -68,7 +57,8 @@ class ContainerPlan:
     client: docker.DockerClient
     image: str
     kernel: str
-    limits: ContainerLimits
+    limits: Limits
+    user: str
     run_dir: Path
     lifetime: float
     name: str = field(default_factory=lambda: f"capytale-grading-{secrets.token_hex(6)}")
@@ -90,20 +80,15 @@ class ContainerProvisioner(LocalProvisioner):
         connection = json.loads(Path(self.parent.connection_file).read_text())
         connection["ip"] = f"{RUN_DIR}/{Path(connection['ip']).relative_to(plan.run_dir)}"
         (plan.run_dir / INSIDE_CONNECTION_FILE).write_text(json.dumps(connection))
-        limits = plan.limits
         self.container = await asyncio.to_thread(
             plan.client.containers.run, plan.image,
             entrypoint=LAUNCHER,
             command=[plan.kernel, f"{RUN_DIR}/{INSIDE_CONNECTION_FILE}", str(round(plan.lifetime))],
             name=plan.name, detach=True, labels={LABEL: "1"}, environment=dict(kwargs.get("env") or {}),
-            user=limits.user, read_only=True, working_dir=f"{RUN_DIR}/activite",
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"},
-            mounts=[Mount(RUN_DIR, str(plan.run_dir.resolve()), type="bind")],
-            network_mode="none", hostname="capytale",
-            mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
-            nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
-            cap_drop=["ALL"], security_opt=["no-new-privileges"], restart_policy={"Name": "no"},
+            working_dir=f"{RUN_DIR}/activite", mounts=[Mount(RUN_DIR, str(plan.run_dir.resolve()), type="bind")],
+            network_mode="none",
             log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
+            **confined(plan.limits, plan.user),
         )
         return self.connection_info
 
@@ -155,22 +140,21 @@ class ContainerProvisioner(LocalProvisioner):
 class DockerRunner(KernelRunner):
     """Each run's kernel in a new container of the notebook image (see the module's docstring)."""
 
-    def __init__(self, image: str, docker_url: str = "", limits: ContainerLimits = ContainerLimits(),
-                 cell_timeout: float = 30.0, timeout: float = 180.0, kernel_name: str = "python3",
-                 startup_timeout: float = 60.0, run_root: str = ""):
+    def __init__(self, image: str, docker_url: str, limits: Limits, user: str, cell_timeout: float = 30.0,
+                 timeout: float = 180.0, kernel_name: str = "python3", startup_timeout: float = 60.0,
+                 run_root: str = ""):
         super().__init__(cell_timeout, timeout, kernel_name, startup_timeout)
         self.run_root = run_root or None  # the engine mounts the run's folder from its host: the same path there
         self.image = image
         self.docker_url = docker_url
         self.limits = limits
+        self.user = student_user(user)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DockerRunner:
-        limits = ContainerLimits(memory_mb=settings["DOCKER_MEMORY_MB"], cpus=settings["DOCKER_CPUS"],
-                                 pids=settings["DOCKER_PIDS"], tmp_mb=settings["DOCKER_TMP_MB"],
-                                 user=settings["DOCKER_USER"])
-        return cls(settings["DOCKER_IMAGE"], settings["DOCKER_URL"], limits, settings["GRADING_CELL_TIMEOUT"],
-                   settings["GRADING_TIMEOUT"], run_root=settings["GRADING_RUN_DIR"])
+        return cls(settings["DOCKER_IMAGE"], settings["DOCKER_URL"], Limits.from_settings(settings),
+                   settings["DOCKER_USER"], settings["GRADING_CELL_TIMEOUT"], settings["GRADING_TIMEOUT"],
+                   run_root=settings["GRADING_RUN_DIR"])
 
     def _client(self) -> docker.DockerClient:
         """A client of the engine for one run (runs may happen in several threads at once)."""
@@ -200,7 +184,7 @@ class DockerRunner(KernelRunner):
         manager.kernel_id = secrets.token_hex(8)
         provisioner = ContainerProvisioner(kernel_id=manager.kernel_id, kernel_spec=manager.kernel_spec,
                                            parent=manager)
-        provisioner.plan = ContainerPlan(self._client(), self.image, kernel, self.limits, run_dir,
+        provisioner.plan = ContainerPlan(self._client(), self.image, kernel, self.limits, self.user, run_dir,
                                          lifetime=self.timeout + self.startup_timeout + MARGIN)
         manager.provisioner = provisioner  # jupyter_client keeps a provisioner it is given
         return manager

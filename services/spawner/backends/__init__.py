@@ -23,14 +23,14 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             stop_servers_on_exit=settings["STOP_SERVERS_ON_EXIT"],
         )
     if name == "docker":
-        from services.spawner.backends.docker import DockerBackend, Limits
+        from capytale.containers import Limits, student_user
+        from services.spawner.backends.docker import DockerBackend
 
         return DockerBackend(
             node_dir, node=settings["NODE"], namespace=settings["AMQP_NAMESPACE"], image=settings["DOCKER_IMAGE"],
             grant_public_key=settings["GRANT_PUBLIC_KEY"], extensions=parse_extensions(settings["JUPYTER_EXTENSIONS"]),
-            limits=Limits(memory_mb=settings["DOCKER_MEMORY_MB"], cpus=settings["DOCKER_CPUS"],
-                          pids=settings["DOCKER_PIDS"], tmp_mb=settings["DOCKER_TMP_MB"]),
-            network=settings["DOCKER_NETWORK"], user=_student_user(settings["DOCKER_USER"]),
+            limits=Limits.from_settings(settings), network=settings["DOCKER_NETWORK"],
+            user=student_user(settings["DOCKER_USER"]),
             spawn_timeout=settings["SPAWN_TIMEOUT"], docker_url=settings["DOCKER_URL"],
             secure_cookies=settings["NOTEBOOK_URL"].startswith("https:"), autosave_interval=settings["AUTOSAVE_INTERVAL"],
         )
@@ -43,11 +43,3 @@ def _students_env(settings: Settings):
         raise SettingsError("CAPYTALE_STUDENTS_ENV: the process backend needs the students' environment "
                             "(python -m capytale.stack.students_env makes it and prints its path)")
     return settings["STUDENTS_ENV"]
-
-
-def _student_user(raw: str) -> str:
-    """``CAPYTALE_DOCKER_USER`` checked: ``uid:gid``, numbers, never root."""
-    uid, _, gid = raw.partition(":")
-    if not (uid.isdigit() and gid.isdigit()) or int(uid) == 0 or int(gid) == 0:
-        raise SettingsError(f"CAPYTALE_DOCKER_USER: expected uid:gid of a user other than root, got {raw!r}")
-    return raw

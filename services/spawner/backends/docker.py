@@ -40,7 +40,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ import docker
 import docker.errors
 from docker.types import LogConfig, Mount
 
-from capytale.containers import remove
+from capytale.containers import Limits, confined, remove
 from services.spawner import cgroups
 from services.spawner.backends.base import Backend
 from services.spawner.jupyter.container import KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec
@@ -60,16 +59,6 @@ log = logging.getLogger("capytale.spawner")
 MIN_API_TIMEOUT = 30  # seconds a call to the engine may take at least (a stop waits for the container)
 LOG_TAIL = 2000  # lines of a container's output kept in the node's log file
 LABEL = "capytale."
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one student's container may use (their defaults: the ``DOCKER_*`` settings)."""
-
-    memory_mb: int
-    cpus: float
-    pids: int
-    tmp_mb: int
 
 
 def container_name(namespace: str, node: int, user_key: str) -> str:
@@ -149,18 +138,13 @@ class DockerBackend(Backend):
                     f"{LABEL}user_key": user_key, f"{LABEL}instance": instance,
                     f"{LABEL}started_at": repr(started_at)},
             environment={KEY_VARIABLE: self.grant_public_key.read_text()},
-            user=f"{self.uid}:{self.gid}", read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.limits.tmp_mb}m,mode=1777"},
             mounts=[Mount(WORKSPACE, str(Path(root_dir).resolve()), type="bind"),
                     Mount(SOCKET_DIR, str(socket_dir.resolve()), type="bind"),
                     Mount(REVOCATIONS_DIR, str(self.node_dir.revocations_dir().resolve()), type="bind",
                           read_only=True)],
-            network_mode=self.network, hostname="capytale",
-            mem_limit=f"{self.limits.memory_mb}m", memswap_limit=f"{self.limits.memory_mb}m",
-            nano_cpus=int(self.limits.cpus * 1e9), pids_limit=self.limits.pids,
-            cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            restart_policy={"Name": "no"}, auto_remove=False,
+            network_mode=self.network, auto_remove=False,
             log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
+            **confined(self.limits, f"{self.uid}:{self.gid}"),
         )
         return ServerHandle(user_key=user_key, socket_path=str(socket_path), started_at=started_at,
                             instance=instance, container_id=container.id)
