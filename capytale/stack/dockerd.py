@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from capytale.containers import DEFAULT_URL, answers
+from capytale.containers import DEFAULT_URL, answers, remove
 from capytale.stack import machine_cache
 
 START_TIMEOUT = 60.0
@@ -100,10 +100,6 @@ def remove_containers(url: str, namespace: str) -> list[str]:
 
     All at once: each removal waits on its container's end (a second or so), not on the others'."""
     import docker
-
-    def remove(container) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
 
     client = docker.DockerClient(base_url=url or os.environ.get("DOCKER_HOST") or DEFAULT_URL, timeout=60)
     try:
