@@ -2,8 +2,8 @@
 
 A clean clone (CI, a second checkout, a teacher trying the platform) would otherwise spend minutes
 making again what another checkout of the same machine already has: the notebook image's root
-filesystem (mmdebstrap), the students' environment and its wheels.  Those live here, outside any
-checkout:
+filesystem (mmdebstrap), the students' environment and its wheels, the data root of the Docker engine
+the tests start (where the image is).  Those live here, outside any checkout:
 
 - ``$CAPYTALE_CACHE`` when set, else ``$XDG_CACHE_HOME/capytale``, else ``~/.cache/capytale``;
 - each entry named by a digest of its inputs, so two checkouts at different commits share what is the
@@ -13,8 +13,7 @@ checkout:
 - each touched when used; what no checkout used for :data:`UNUSED_DAYS` days is removed by the next
   build of its kind.
 
-What belongs to one checkout stays in its ``.cache/`` (its Docker engine's data, the CAS server's
-virtual environment): those are not shared between runs that may happen at once.
+What belongs to one checkout stays in its ``.cache/`` (the CAS server's virtual environment).
 """
 from __future__ import annotations
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -45,14 +44,13 @@ import sys
 import tarfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from capytale.stack import machine_cache, students_env
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_DIR = REPO / "compose" / "notebook-image"
 REQUIREMENTS = IMAGE_DIR / "requirements.txt"
-BUILD_LOCK = REPO / ".cache" / "notebook-image.lock"  # one build at a time in this checkout's engine
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # pip in the chroot reaches PyPI as this host does
 
 BASE_REPOSITORY = "capytale-notebook-base"
@@ -153,14 +151,6 @@ def image_tag(list_file: Path = students_env.PYTHON_LIST) -> str:
     return f"{REPOSITORY}:{digest.hexdigest()[:12]}"
 
 
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with BUILD_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def rootfs_tarball(progress: Progress = print) -> Path:
     """The base's root filesystem as a tarball, made by mmdebstrap once a machine."""
     cache = machine_cache.folder("notebook-image")
@@ -211,7 +201,7 @@ def ensure_image(client, progress: Progress = print, list_file: Path = students_
     is the students' Python list (an académie's, or one a test adds a library to)."""
     tag = image_tag(list_file)
     base, students = base_tag(), students_tag(list_file)
-    with _build_lock():
+    with machine_cache.lock("notebook-image"):  # one build at a time: the engine's data root is the machine's
         if not _has_image(client, tag):
             _build_image(client, tag, base, students, list_file, progress)
     _forget_unused_images(client, wanted=(base, students, tag))
