@@ -130,6 +130,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("STOP_SERVERS_ON_EXIT", bool, False, "Stop every student server when the spawner exits (else a new spawner adopts them).", ("spawner",)),
     Setting("STUDENTS_ENV", str, "", "Prefix of the students' environment whose kernels students' servers run (process backend; python -m capytale.stack.students_env makes it), and activities' local grading kernels. Containers have their own, in the image.", ("spawner", "activities")),
     Setting("AUTOSAVE_INTERVAL", int, 10, "Seconds between two autosaves of an open notebook (Notebook 7's own is 120): at most that much typing is lost when a server goes away.", ("spawner",)),
+    Setting("WARM_KERNEL", bool, True, "Each student's server starts one kernel as it starts, which the first notebook opened takes: its first cell does not wait for a kernel to start. Costs one idle kernel's memory per server until then.", ("spawner",)),
     Setting("JUPYTER_EXTENSIONS", str, "notebook,jupyterlab_rise", "Comma-separated server extensions a student's server loads.", ("spawner",)),
     # --- spawner, docker backend ---------------------------------------------------
     Setting("DOCKER_URL", str, "", "Docker engine of the docker backend and of grading runs (empty: DOCKER_HOST, else the local socket).", ("spawner", "activities")),

@@ -127,13 +127,14 @@ class ProcessBackend(Backend):
 
     def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...], students_env: Path,
                  spawn_timeout: float, secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO",
-                 stop_servers_on_exit: bool = False):
+                 stop_servers_on_exit: bool = False, warm_kernel: bool = True):
         self.node_dir = node_dir
         self.students_env = Path(students_env).resolve()
         self.grant_public_key = Path(grant_public_key).resolve()
         self.extensions = extensions
         self.secure_cookies = secure_cookies
         self.autosave_interval = autosave_interval
+        self.warm_kernel = warm_kernel
         self.spawn_timeout = spawn_timeout
         self.zygote = ZygoteClient(log_level, servers_die_with_it=stop_servers_on_exit)
 
@@ -146,7 +147,7 @@ class ProcessBackend(Backend):
             log_path=str(self.node_dir.log_path(user_key)), runtime_dir=str(self.node_dir.runtime_dir(user_key)),
             grant_public_key=str(self.grant_public_key), extensions=extensions, students_env=str(self.students_env),
             secure_cookies=self.secure_cookies, autosave_interval=self.autosave_interval, instance=instance,
-            revocations_file=str(self.node_dir.revocations_dir() / REVOKED_FILE),
+            revocations_file=str(self.node_dir.revocations_dir() / REVOKED_FILE), warm_kernel=self.warm_kernel,
         )
         started_at = time.time()
         pid = self.zygote.spawn(spec, timeout=self.spawn_timeout)

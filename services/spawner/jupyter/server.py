@@ -17,9 +17,13 @@ connection's ephemeral port can take one in between; the kernel then dies with
 "Address already in use", and Jupyter's restarter keeps the same ports five times.
 The folder's path is short (a Unix socket's path is at most 107 bytes), under
 ``/tmp``: the runtime folder's path may be too long.
+
+A server starts one kernel as soon as it runs, for the first notebook the student opens
+(:class:`StudentsKernels`): that notebook's first cell is not a kernel's cold start.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -27,11 +31,11 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Unicode, default
+from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
 from services.spawner.jupyter.contents import StudentsContents
@@ -64,13 +68,125 @@ class StudentsKernelSpecs(KernelSpecManager):
 
 class StudentsKernels(AsyncMappingKernelManager):
     """Jupyter's kernel manager, with the kernels' connection files, hence their Unix sockets, in
-    ``sockets_dir`` (the server gives it its own runtime folder, whose path may be too long)."""
+    ``sockets_dir`` (the server gives it its own runtime folder, whose path may be too long), and a
+    warm kernel.
+
+    The warm kernel (``warm_kernel``): once the server's loop runs, one kernel of the default
+    kernelspec starts in the background. The first start of a kernel of that kernelspec that names
+    no kernel id (the first notebook the student opens) takes it instead of launching one, waiting
+    for it if it is still starting: it is moved to the folder Jupyter would have started a new one
+    in (``cwd_for_path``) and given the session's environment, by a silent execution on its shell
+    channel, and both go into its launch arguments, which a restart (asked or automatic) launches
+    it with again. One per server, never replaced: an idle student costs one kernel and no more.
+    Until it is taken it is a kernel of the server like any other: listed, culled when idle if
+    culling is on, shut down with the server. Gone or broken when it is asked for, a new kernel
+    starts, as it would have without it, and the log says why.
+    """
 
     sockets_dir = Unicode(config=True, help="folder of the kernels' connection files and sockets")
+    warm_kernel = Bool(True, config=True, help="start one kernel with the server, for the first notebook opened")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.connection_dir = self.sockets_dir
+        self._warm: asyncio.Future[str] | None = None
+        # ServerApp makes its loop (init_ioloop) before its kernel manager (init_configurables):
+        # what is added to it now runs as soon as the server runs, before any request is served
+        server_loop = getattr(self.parent, "io_loop", None)
+        if self.warm_kernel and server_loop is not None:
+            server_loop.add_callback(self.start_warm_kernel)
+
+    def start_warm_kernel(self) -> asyncio.Future[str]:
+        """Start the warm kernel in the background (on the running loop); the future of its id."""
+        self._warm = asyncio.ensure_future(super().start_kernel(kernel_name=self.default_kernel_name))
+        self._warm.add_done_callback(self._warm_kernel_started)
+        return self._warm
+
+    def _warm_kernel_started(self, started: asyncio.Future[str]) -> None:
+        if not started.cancelled() and started.exception() is not None:
+            self.log.warning("the warm kernel did not start (%s): the first notebook starts its own",
+                             started.exception())
+
+    async def start_kernel(self, *, kernel_id: str | None = None, path: str | None = None, **kwargs: Any) -> str:
+        """A new kernel, or the warm one for the first kernel of its kernelspec (see the class)."""
+        warm = self._warm
+        if warm is not None and kernel_id is None and kwargs.get("kernel_name") in (None, self.default_kernel_name):
+            self._warm = None  # taken once, even by two starts at the same moment
+            try:
+                return await self._take_warm_kernel(await warm, path, kwargs.get("env"))
+            except Exception as error:  # noqa: BLE001 - whatever went wrong, a new kernel is the answer
+                self.log.warning("the warm kernel cannot be used (%s): starting a new one", error)
+        return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+
+    async def _take_warm_kernel(self, kernel_id: str, path: str | None, env: dict[str, str] | None) -> str:
+        """The warm kernel ``kernel_id``, moved where a new kernel for ``path`` would have started."""
+        if kernel_id not in self:
+            raise RuntimeError(f"kernel {kernel_id} is gone (it died, or was culled)")
+        kernel = self.get_kernel(kernel_id)
+        launch = kernel._launch_args  # what KernelManager.restart_kernel launches the kernel with again
+        code = []
+        if path is not None:
+            launch["cwd"] = self.cwd_for_path(path, env=env or {})
+            code.append(f"__import__('os').chdir({launch['cwd']!r})")
+        if env is not None:
+            launch["env"] = dict(env)
+            # what the kernel would have had otherwise: the server's environment (its own) but for the
+            # session's variables, under what its kernelspec sets
+            changed = {name: value for name, value in env.items()
+                       if os.environ.get(name) != value and name not in kernel.kernel_spec.env}
+            if changed:
+                code.append(f"__import__('os').environ.update({changed!r})")
+            if env.get("JPY_SESSION_NAME"):
+                code.append(f"__session__ = {env['JPY_SESSION_NAME']!r}")  # as ipykernel sets it at its start
+        if code:
+            try:
+                await self._execute_silently(kernel, "\n".join(code))
+            except Exception:
+                if kernel_id in self:  # half moved, or not answering: of no use
+                    await self.shutdown_kernel(kernel_id, now=True)
+                raise
+        self.log.info("Kernel %s: the warm kernel, taken for %r", kernel_id, path)
+        return kernel_id
+
+    async def _execute_silently(self, kernel: Any, code: str) -> None:
+        """Run ``code`` in ``kernel`` and wait for its reply, on a shell channel of its own, leaving no
+        trace: no output, no history, no execution count; a kernel still starting is waited for."""
+        shell = kernel.connect_shell()
+        request = kernel.session.msg("execute_request", {
+            "code": code, "silent": True, "store_history": False, "user_expressions": {}, "allow_stdin": False,
+            "stop_on_error": True,
+        })
+        replied: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+
+        def on_reply(parts: list[bytes]) -> None:
+            reply = kernel.session.deserialize(kernel.session.feed_identities(parts)[1])
+            if reply["parent_header"].get("msg_id") == request["header"]["msg_id"] and not replied.done():
+                replied.set_result(reply["content"])
+
+        def on_death() -> None:
+            if not replied.done():
+                replied.set_exception(RuntimeError("the kernel died"))
+
+        shell.on_recv(on_reply)
+        for event in ("restart", "dead"):
+            kernel.add_restart_callback(on_death, event)
+        try:
+            kernel.session.send(shell, request)
+            content = await asyncio.wait_for(replied, self.kernel_info_timeout)
+        finally:
+            for event in ("restart", "dead"):
+                kernel.remove_restart_callback(on_death, event)
+            shell.close()
+        if content["status"] != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+
+    async def shutdown_all(self, now: bool = False) -> None:
+        """Every kernel, the warm one too; one still starting is waited for first (Jupyter's shutdown
+        of a kernel not in the map yet fails, and a server stopped then would not stop)."""
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            await asyncio.wait([warm])
+        await super().shutdown_all(now=now)
 
 
 # Extensions a server loads through a module of the platform's, which says what it changes.
@@ -182,6 +298,7 @@ def server_config(spec: ServerSpec, as_root: bool, kernel_sockets: Path) -> Conf
     server.kernel_manager_class = StudentsKernels
     config.KernelManager.transport = "ipc"  # never a TCP port that something else can take first
     config.StudentsKernels.sockets_dir = str(kernel_sockets)
+    config.StudentsKernels.warm_kernel = spec.warm_kernel
     config.JupyterNotebookApp.app_settings_dir = str(lab_settings_dir(spec))
     config.LabApp.app_settings_dir = str(lab_settings_dir(spec))  # a teacher's JupyterLab: the same defaults
     return config

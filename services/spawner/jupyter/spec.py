@@ -25,6 +25,7 @@ class ServerSpec:
     secure_cookies: bool = False  # the public URL is https: cookies only travel encrypted
     autosave_interval: int = 10  # seconds between two autosaves of an open notebook
     revocations_file: str = ""  # the node's list of ended sessions (jupyter/revoked.py), read-only to the server
+    warm_kernel: bool = True  # one kernel started with the server, for the first notebook (jupyter/server.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
