@@ -22,8 +22,6 @@ its zygote, and so its servers, with it.
 from __future__ import annotations
 
 import argparse
-import gc
-import importlib
 import json
 import logging
 import os
@@ -38,46 +36,10 @@ from typing import Any, NoReturn
 
 from capytale import logs, parent_death
 from services.spawner.jupyter import server
+from services.spawner.jupyter.warm import warm
 from services.spawner.jupyter.spec import ServerSpec
 
 log = logging.getLogger("capytale.spawner.zygote")
-
-# What the first requests of a server need (page, contents, kernels, settings,
-# translations), imported once here instead of in every child.
-WARM_MODULES = (
-    "jupyter_server.serverapp",
-    "jupyter_server.services.contents.largefilemanager",
-    "jupyter_server.services.contents.filemanager",
-    "jupyter_server.services.kernels.kernelmanager",
-    "jupyter_server.services.kernels.websocket",
-    "jupyter_server.services.kernels.connection.channels",
-    "jupyter_server.services.sessions.sessionmanager",
-    "jupyter_server.gateway.managers",
-    "jupyter_client.ioloop",
-    "jupyter_client.provisioning",
-    "jupyterlab_server",
-    "jupyterlab_server.handlers",
-    "jupyterlab_server.settings_handler",
-    "jupyterlab_server.translations_handler",
-    "jupyterlab_server.translation_utils",
-    "notebook.app",
-    "nbformat",
-    "nbformat.validator",
-)
-
-
-def warm() -> None:
-    """Import and prime what every server needs, so that children start with it."""
-    for name in WARM_MODULES:
-        importlib.import_module(name)
-    import nbformat.validator
-    from jupyter_client.provisioning import KernelProvisionerFactory
-
-    nbformat.validator.get_validator(version=4, version_minor=5)  # compiles the notebook schema once
-    KernelProvisionerFactory.instance()  # scans the provisioner entry points once
-    gc.collect()
-    gc.freeze()  # the garbage collector of a child never writes to these objects: their pages stay shared
-
 
 class Zygote:
     """Answers spawn requests on ``control`` by forking; reaps the children."""
