@@ -93,7 +93,7 @@ class Agent:
 
     def run(self) -> None:
         """Run until :attr:`stopping` is set (SIGTERM, SIGINT)."""
-        self.backend.open()
+        self.backend.open(busy=self.servers.starting)
         self.bus.start()
         self.revocations.start()  # before any server is adopted: what ended while the agent was away
         self._guarded("reconcile", self.servers.reconcile)

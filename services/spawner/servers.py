@@ -73,6 +73,11 @@ class NodeServers:
         root_dir.mkdir(parents=True, exist_ok=True)
         return root_dir
 
+    def starting(self) -> bool:
+        """Whether a start waits or runs now (what a backend warms in the background waits meanwhile)."""
+        counts = self.starts.counts()
+        return counts["queued"] + counts["starting"] > 0
+
     def handles(self) -> list[ServerHandle]:
         with self._handles_lock:
             return sorted(self._handles.values(), key=lambda handle: handle.user_key)

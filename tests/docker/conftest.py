@@ -25,6 +25,7 @@ from tests.conftest import terminal_progress
 # Small limits, so that the fork bomb and the memory hog meet them fast.
 MEMORY_MB = 512
 PIDS = 128
+POOL = 2  # warm containers per node: the first students of each node get one, the next ones start cold
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Engine:
         """The spawner settings of the docker backend on this engine (short names)."""
         return {"SPAWNER_BACKEND": "docker", "DOCKER_URL": self.url, "DOCKER_IMAGE": self.image,
                 "DOCKER_MEMORY_MB": str(MEMORY_MB), "DOCKER_PIDS": str(PIDS), "DOCKER_CPUS": "1",
-                "DOCKER_TMP_MB": "32"}
+                "DOCKER_TMP_MB": "32", "DOCKER_POOL": str(POOL)}
 
     def containers(self, namespace: str, **labels: str) -> list:
         wanted = [f"capytale.namespace={namespace}", *(f"capytale.{k}={v}" for k, v in labels.items())]

@@ -34,7 +34,7 @@ from capytale.messaging import Bus, Envelope, Topology
 from capytale.stack.platform import NODE_PROXY
 from capytale.stack.processes import free_port
 from capytale.tokens import GrantSigner, Identity, ensure_development_keys, load_private_key
-from services.spawner import procfs
+from services.spawner import mounts, procfs
 from services.spawner.proxy import ChpClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,6 +188,8 @@ class Node:
         for pid in self.server_pids():
             for leftover in [pid, *procfs.descendants(pid)]:
                 kill_pid(leftover)
+        for mount_point in mounts.mounts_under(self.var_dir):  # a killed docker agent's pool (workspaces mounted)
+            mounts.unmount(mount_point)
 
 
 @dataclass

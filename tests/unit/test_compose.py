@@ -20,7 +20,9 @@ def services() -> dict:
 
 
 def binds(service: dict) -> dict[str, str]:
-    return dict(volume.split(":")[1::-1] for volume in service.get("volumes", []))  # container path → host path
+    """Container path → host path, from the short (``host:container``) and the long syntax."""
+    return dict((volume["target"], volume["source"]) if isinstance(volume, dict) else volume.split(":")[1::-1]
+                for volume in service.get("volumes", []))
 
 
 def test_the_production_shape_is_all_there(services):
@@ -61,6 +63,16 @@ def test_each_node_runs_students_in_containers_beside_its_proxy(services, k):
     settings = load("spawner", environ={name: interpolated(value) for name, value in env.items()
                                         if name.startswith("CAPYTALE_") and name != "CAPYTALE_AMQP_URL"})
     assert settings["SPAWNER_BACKEND"] == "docker"
+
+
+@pytest.mark.parametrize("k", NODES)
+def test_a_nodes_pool_of_warm_containers_can_mount_workspaces_into_them(services, k):
+    spawner = services[f"spawner{k}"]
+    assert int(spawner["environment"]["CAPYTALE_DOCKER_POOL"]) > 0
+    assert "SYS_ADMIN" in spawner["cap_add"] and "apparmor:unconfined" in spawner["security_opt"]
+    run_root = spawner["environment"]["CAPYTALE_RUN_ROOT"]
+    [run] = [v for v in spawner["volumes"] if isinstance(v, dict) and v["target"] == run_root]
+    assert run["bind"]["propagation"] == "rshared", "the spawner's mounts must reach the host, then the containers"
 
 
 def test_hand_ins_are_graded_in_containers_whose_run_folders_the_engine_finds(services):

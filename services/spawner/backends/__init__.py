@@ -33,6 +33,7 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             user=student_user(settings["DOCKER_USER"]),
             spawn_timeout=settings["SPAWN_TIMEOUT"], docker_url=settings["DOCKER_URL"],
             secure_cookies=settings["NOTEBOOK_URL"].startswith("https:"), autosave_interval=settings["AUTOSAVE_INTERVAL"],
+            pool_size=settings["DOCKER_POOL"], warm_kernel=settings["WARM_KERNEL"],
         )
     raise SettingsError(f"CAPYTALE_SPAWNER_BACKEND: unknown backend {name!r} (known: process, docker)")
 

@@ -13,6 +13,7 @@ file of that student, :mod:`services.spawner.state`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from services.spawner.state import ServerHandle
 
@@ -66,8 +67,10 @@ class Backend:
 
     # Life of the backend itself (not of servers): optional hooks, nothing to do by default.
 
-    def open(self) -> None:
-        """Get ready to start servers quickly (helpers, connections); called once by the agent."""
+    def open(self, busy: Callable[[], bool] | None = None) -> None:
+        """Get ready to start servers quickly (helpers, connections, warm containers); called once by the
+        agent. ``busy`` says whether the node is starting servers now: what a backend prepares in the
+        background waits while it is."""
 
     def close(self) -> None:
         """Release what :meth:`open` took; the servers keep running."""

@@ -32,6 +32,11 @@ cannot take its listening socket with ``pidfd_getfd`` or ``ptrace``.
 A container that stopped is kept until the agent has saved its output to
 ``<run root>/<node>/<key>.log``, then removed.  :meth:`list_running` also removes
 stopped containers of this node that no state file names.
+
+With ``DOCKER_POOL`` above 0, a student's server is, when one is ready, a warm container of
+the node's pool (:mod:`.docker_pool`) given to that student: same image, limits, confinement
+and revocations mount, the workspace mounted into it at that moment, its sockets in the slot's
+folder; otherwise (an empty pool, a teacher's JupyterLab) a container started for them as above.
 """
 from __future__ import annotations
 
@@ -50,7 +55,10 @@ from docker.types import LogConfig, Mount
 from capytale.containers import Limits, confined, remove
 from services.spawner import cgroups
 from services.spawner.backends.base import Backend
-from services.spawner.jupyter.container import KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec
+from services.spawner.backends.docker_pool import ContainerPool, Slot
+from services.spawner.jupyter.container import (
+    KEY_VARIABLE, REVOCATIONS_DIR, SLOT_DIR, SOCKET_DIR, WORKSPACE, container_spec,
+)
 from services.spawner.jupyter.spec import ServerSpec, with_lab
 from services.spawner.state import NodeDir, ServerHandle
 
@@ -71,7 +79,8 @@ class DockerBackend(Backend):
 
     def __init__(self, node_dir: NodeDir, node: int, namespace: str, image: str, grant_public_key: Path,
                  extensions: tuple[str, ...], limits: Limits, network: str, user: str, spawn_timeout: float,
-                 docker_url: str = "", secure_cookies: bool = False, autosave_interval: int = 10):
+                 docker_url: str = "", secure_cookies: bool = False, autosave_interval: int = 10, pool_size: int = 0,
+                 warm_kernel: bool = True):
         self.node_dir = node_dir
         self.node = node
         self.namespace = namespace
@@ -84,8 +93,11 @@ class DockerBackend(Backend):
         self.docker_url = docker_url
         self.secure_cookies = secure_cookies
         self.autosave_interval = autosave_interval
+        self.warm_kernel = warm_kernel
         self.api_timeout = max(MIN_API_TIMEOUT, spawn_timeout)  # a start's call to the engine may take SPAWN_TIMEOUT
         self._client: docker.DockerClient | None = None
+        self.pool = ContainerPool(node_dir.path / "pool", pool_size, self.uid, self.gid, launch=self._launch_pooled,
+                                  discard=self._discard, running=self._running)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -96,18 +108,25 @@ class DockerBackend(Backend):
 
     # --- the contract ------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Check the engine answers and holds the image (pulled from its registry when missing)."""
+    def open(self, busy=None) -> None:
+        """Check the engine answers and holds the image (pulled from its registry when missing); rebuild
+        the pool (the never-given containers a previous agent left are removed) and refill it."""
         self.client.ping()
         try:
             self.client.images.get(self.image)
         except docker.errors.ImageNotFound:
             log.info("notebook image %s not on this engine: pulling it", self.image)
             self.client.images.pull(self.image)
-        log.info("docker backend ready: image %s, %d MiB, %.1f CPU, %d processes, network %s", self.image,
-                 self.limits.memory_mb, self.limits.cpus, self.limits.pids, self.network)
+        if self.pool.size > 0 or self.pool.root.exists():
+            free = {c.labels[f"{LABEL}pool"]: c.id for c in self._containers()
+                    if f"{LABEL}pool" in c.labels and self.pool.given(c.labels[f"{LABEL}pool"]) is None}
+            self.pool.open(free, busy)
+        log.info("docker backend ready: image %s, %d MiB, %.1f CPU, %d processes, network %s, pool of %d", self.image,
+                 self.limits.memory_mb, self.limits.cpus, self.limits.pids, self.network, self.pool.size)
 
     def close(self) -> None:
+        if self.pool.size > 0 or self.pool.root.exists():
+            self.pool.close()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -117,37 +136,85 @@ class DockerBackend(Backend):
         _give(Path(root_dir), self.uid, self.gid)
 
     def start(self, user_key: str, root_dir: Path, base_url: str, instance: str, lab: bool = False) -> ServerHandle:
-        socket_path = self.node_dir.socket_path(user_key, own_folder=True)  # alone in the folder the container gets
-        socket_path.unlink(missing_ok=True)
         name = container_name(self.namespace, self.node, user_key)
         self._remove_named(name, user_key)  # what a server that died left behind
+        self.prepare_workspace(root_dir)
+        spec = ServerSpec(
+            user_key=user_key, root_dir=str(root_dir), socket_path="", base_url=base_url, log_path="",
+            runtime_dir="", grant_public_key="", students_env="", instance=instance, secure_cookies=self.secure_cookies,
+            autosave_interval=self.autosave_interval, warm_kernel=self.warm_kernel,
+            extensions=with_lab(self.extensions) if lab else self.extensions,
+        )
+        slot = None if lab else self.pool.take()  # a teacher's JupyterLab is not what pooled servers imported
+        if slot is not None:
+            try:
+                return self._give(slot, name, root_dir, spec)
+            except Exception as exc:  # noqa: BLE001 - a cold start still serves the student
+                log.warning("warm container %s could not take %s (%s): starting a new one", slot.container_id[:12],
+                            user_key, exc)
+                self._discard(slot.container_id)
+                self.pool.release(slot.id)
+        return self._start_cold(name, root_dir, spec)
+
+    def _start_cold(self, name: str, root_dir: Path, spec: ServerSpec) -> ServerHandle:
+        """A container started for this student: the image's entry point given the spec."""
+        socket_path = self.node_dir.socket_path(spec.user_key, own_folder=True)  # alone in the folder it gets
+        socket_path.unlink(missing_ok=True)
         socket_dir = Path(socket_path).parent
         socket_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         _give(socket_dir, self.uid, self.gid)
-        self.prepare_workspace(root_dir)
-        spec = container_spec(ServerSpec(
-            user_key=user_key, root_dir=str(root_dir), socket_path=str(socket_path), base_url=base_url, log_path="",
-            runtime_dir="", grant_public_key="", students_env="", instance=instance, secure_cookies=self.secure_cookies,
-            autosave_interval=self.autosave_interval,
-            extensions=with_lab(self.extensions) if lab else self.extensions,
-        ))
         started_at = time.time()
-        container = self.client.containers.run(
-            self.image, command=["--spec", json.dumps(spec.to_json())], name=name, detach=True,
-            labels={f"{LABEL}namespace": self.namespace, f"{LABEL}node": str(self.node),
-                    f"{LABEL}user_key": user_key, f"{LABEL}instance": instance,
-                    f"{LABEL}started_at": repr(started_at)},
+        container = self._run(
+            ["--spec", json.dumps(container_spec(spec).to_json())], name,
+            {f"{LABEL}user_key": spec.user_key, f"{LABEL}instance": spec.instance, f"{LABEL}started_at": repr(started_at)},
+            [Mount(WORKSPACE, str(Path(root_dir).resolve()), type="bind"),
+             Mount(SOCKET_DIR, str(socket_dir.resolve()), type="bind")])
+        return ServerHandle(user_key=spec.user_key, socket_path=str(socket_path), started_at=started_at,
+                            instance=spec.instance, container_id=container.id)
+
+    def _give(self, slot: Slot, name: str, root_dir: Path, spec: ServerSpec) -> ServerHandle:
+        """A warm container of the pool made this student's: named after them, their workspace mounted in."""
+        started_at = time.time()
+        self.client.api.rename(slot.container_id, name)
+        self.pool.give(slot, root_dir, container_spec(spec, pooled=True),
+                       {"user_key": spec.user_key, "instance": spec.instance, "started_at": started_at})
+        log.info("gave warm container %s to %s", slot.container_id[:12], spec.user_key)
+        return ServerHandle(user_key=spec.user_key, socket_path=str(slot.server_socket), started_at=started_at,
+                            instance=spec.instance, container_id=slot.container_id)
+
+    def _launch_pooled(self, slot: Slot) -> str:
+        """A container for the pool: warm, waiting on ``slot``'s control socket for a student."""
+        container = self._run(
+            ["--pool"], f"{container_name(self.namespace, self.node, 'pool')}-{slot.id}",
+            {f"{LABEL}pool": slot.id, f"{LABEL}started_at": repr(time.time())},
+            [Mount(SLOT_DIR, str((slot.folder / "m").resolve()), type="bind", propagation="rslave")])
+        return container.id
+
+    def _run(self, command: list[str], name: str, labels: dict[str, str], mounts: list[Mount]) -> Any:
+        """A container of the image, confined: the node's labels, the revocations mount, the limits."""
+        return self.client.containers.run(
+            self.image, command=command, name=name, detach=True,
+            labels={f"{LABEL}namespace": self.namespace, f"{LABEL}node": str(self.node), **labels},
             environment={KEY_VARIABLE: self.grant_public_key.read_text()},
-            mounts=[Mount(WORKSPACE, str(Path(root_dir).resolve()), type="bind"),
-                    Mount(SOCKET_DIR, str(socket_dir.resolve()), type="bind"),
-                    Mount(REVOCATIONS_DIR, str(self.node_dir.revocations_dir().resolve()), type="bind",
-                          read_only=True)],
+            mounts=[*mounts, Mount(REVOCATIONS_DIR, str(self.node_dir.revocations_dir().resolve()), type="bind",
+                                   read_only=True)],
             network_mode=self.network, auto_remove=False,
             log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
             **confined(self.limits, f"{self.uid}:{self.gid}"),
         )
-        return ServerHandle(user_key=user_key, socket_path=str(socket_path), started_at=started_at,
-                            instance=instance, container_id=container.id)
+
+    def _discard(self, container_id: str) -> None:
+        """Remove a container (a pooled one, or a gift that failed), running or not."""
+        try:
+            remove(self.client.containers.get(container_id))
+        except docker.errors.NotFound:
+            pass
+
+    def _running(self, container_id: str) -> bool:
+        try:
+            return bool(self.client.api.inspect_container(container_id)["State"].get("Running"))
+        except docker.errors.NotFound:
+            return False
 
     def stop(self, handle: ServerHandle, timeout: float) -> None:
         try:
@@ -161,6 +228,13 @@ class DockerBackend(Backend):
                 return
         self._keep_output(container, handle.user_key)
         remove(container)
+        self._release_slot(container)
+
+    def _release_slot(self, container: Any) -> None:
+        """A given pooled container is gone: its slot (the workspace's mount, the folder) goes too."""
+        slot_id = container.labels.get(f"{LABEL}pool")
+        if slot_id:
+            self.pool.release(slot_id)
 
     def is_alive(self, handle: ServerHandle) -> bool:
         if handle.container_id is None:
@@ -178,6 +252,8 @@ class DockerBackend(Backend):
         running = []
         for container in self._containers():
             handle = self._handle(container)
+            if handle is None:  # a warm container of the pool, nobody's server (the pool looks after it)
+                continue
             if container.status == "running":
                 running.append(handle)
             elif container.status in ("exited", "dead") and not handle.same_server(self.node_dir.load(handle.user_key)):
@@ -185,6 +261,7 @@ class DockerBackend(Backend):
                          handle.user_key)
                 self._keep_output(container, handle.user_key)
                 remove(container)
+                self._release_slot(container)
         return running
 
     def memory_bytes(self, handles: list[ServerHandle]) -> int:
@@ -206,16 +283,37 @@ class DockerBackend(Backend):
 
     def publish_socket(self, handle: ServerHandle) -> ServerHandle:
         """A hard link to the socket the server bound, out of every container's reach: the route's."""
-        routed = self.node_dir.routed_socket(handle.user_key)
+        routed = self._routed_socket(handle)
         if handle.socket_path == str(routed):  # published already (an adopted server): never again
             return handle
         routed.parent.mkdir(mode=0o700, exist_ok=True)
         routed.unlink(missing_ok=True)
-        os.link(self.node_dir.socket_path(handle.user_key, own_folder=True), routed, follow_symlinks=False)
+        os.link(handle.socket_path, routed, follow_symlinks=False)
         return dataclasses.replace(handle, socket_path=str(routed))
 
-    def _handle(self, container: Any) -> ServerHandle:
+    def _routed_socket(self, handle: ServerHandle) -> Path:
+        """Where the route's name of the server's socket is: the node's ``routed/``, or for a warm
+        container of the pool its slot's folder (the slots' folder may be a mount of its own, and a
+        hard link cannot leave it)."""
+        path = Path(handle.socket_path)
+        if self.pool.root in path.parents:  # <pool>/<slot>/m/socket/jupyter.sock, or <pool>/<slot>/jupyter.sock
+            return self.pool.slot(path.relative_to(self.pool.root).parts[0]).routed_socket
+        return self.node_dir.routed_socket(handle.user_key)
+
+    def _handle(self, container: Any) -> ServerHandle | None:
+        """The server a container of this node is, from its labels (a given pooled container: from its
+        slot's record); None for a warm container not given yet."""
         labels = container.labels
+        slot_id = labels.get(f"{LABEL}pool")
+        if slot_id:
+            given = self.pool.given(slot_id)
+            if given is None or given.get("container_id") != container.id:
+                return None
+            slot = self.pool.slot(slot_id)
+            socket_path = slot.routed_socket if slot.routed_socket.exists() else slot.server_socket
+            return ServerHandle(user_key=given["user_key"], socket_path=str(socket_path),
+                                started_at=float(given["started_at"]), instance=given["instance"],
+                                container_id=container.id)
         user_key = labels[f"{LABEL}user_key"]
         routed = self.node_dir.routed_socket(user_key)  # what a previous agent published, if it did
         socket_path = routed if routed.exists() else self.node_dir.socket_path(user_key, own_folder=True)
@@ -235,6 +333,7 @@ class DockerBackend(Backend):
             container.stop(timeout=5)
         self._keep_output(container, user_key)
         remove(container)
+        self._release_slot(container)
 
     def _keep_output(self, container: Any, user_key: str) -> None:
         """The container's output (stdout and stderr) into the node's log of that student."""

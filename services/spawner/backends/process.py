@@ -192,7 +192,7 @@ class ProcessBackend(Backend):
                 total += sum(procfs.memory_bytes(pid) for pid in pids)
         return total
 
-    def open(self) -> None:
+    def open(self, busy=None) -> None:
         kernels = Path(kernels_dir(str(self.students_env)))
         if not kernels.is_dir():
             raise RuntimeError(f"no students' environment at {self.students_env} (no {kernels}): "

@@ -9,16 +9,26 @@ socket folder are the two read-write bind mounts, the node's revocations folder
 the read-only one, everything else writable is ``/tmp``. The server makes itself
 non-dumpable before it starts: its kernels run as its user, and must not reach into it.
 
+With ``--pool`` the container is started before its student is known (the docker backend's
+pool of warm containers, :mod:`services.spawner.backends.docker_pool`): it imports what a
+server needs (:mod:`.warm`), then waits on a control socket of its slot folder
+(``/capytale/slot``, mounted with ``rslave`` propagation) for the one spec it will ever
+serve; the agent has mounted the student's workspace at ``/capytale/slot/eleve`` before
+sending it. It answers ``{"ok": true}``, closes the control socket for good and runs the server
+in the same process, already warm.
+
 Kept free of Jupyter imports at module level: the agent imports the constants.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import dataclasses
 import json
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -32,12 +42,19 @@ REVOCATIONS_DIR = "/capytale/revocations"  # the node's revocations folder (read
 STUDENTS_ENV = "/opt/students"  # the students' environment (capytale.stack.students_env), in the image
 RUNTIME_DIR = "/tmp/runtime"  # on the container's tmpfs: kernel connection files, Jupyter's data, the key
 KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
+SLOT_DIR = "/capytale/slot"  # a pooled container's slot folder (read-write bind mount, rslave propagation)
+POOL_WORKSPACE = f"{SLOT_DIR}/eleve"  # where the agent mounts the student's workspace once it is known
+POOL_SOCKET_DIR = f"{SLOT_DIR}/socket"  # the server's socket, and before it the control socket
+CONTROL_NAME = "control.sock"
+CONTROL_MAX = 1 << 20  # bytes of a spec, at most
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
-def container_spec(spec: ServerSpec) -> ServerSpec:
-    """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container."""
-    return dataclasses.replace(spec, root_dir=WORKSPACE, socket_path=f"{SOCKET_DIR}/{SOCKET_NAME}", log_path="",
+def container_spec(spec: ServerSpec, pooled: bool = False) -> ServerSpec:
+    """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container
+    (a pooled container's when ``pooled``)."""
+    root_dir, socket_dir = (POOL_WORKSPACE, POOL_SOCKET_DIR) if pooled else (WORKSPACE, SOCKET_DIR)
+    return dataclasses.replace(spec, root_dir=root_dir, socket_path=f"{socket_dir}/{SOCKET_NAME}", log_path="",
                                runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub",
                                students_env=STUDENTS_ENV, revocations_file=f"{REVOCATIONS_DIR}/{REVOKED_FILE}")
 
@@ -51,12 +68,67 @@ def not_dumpable() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0)")
 
 
+def wait_for_student() -> ServerSpec:
+    """``--pool``: warm up, then take the one spec the agent sends on the slot's control socket.
+
+    The socket is bound under a temporary name and renamed once listening: the agent takes the
+    name's appearance for "ready". A request that is not a valid spec for a mounted workspace is
+    refused and the next one awaited; the socket is closed and removed once a spec is taken."""
+    from services.spawner.jupyter.warm import warm
+
+    warm()
+    control = Path(POOL_SOCKET_DIR) / CONTROL_NAME
+    binding = control.with_name(f".{CONTROL_NAME}")
+    binding.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(binding))
+    os.chmod(binding, 0o600)
+    listener.listen(1)
+    os.replace(binding, control)
+    logging.getLogger("capytale.pool").info("warm: waiting for a student on %s", control)
+    while True:
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(10)
+            try:
+                spec = _read_spec(connection)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                with contextlib.suppress(OSError):
+                    connection.sendall(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
+                continue
+            with contextlib.suppress(OSError):  # the agent gone meanwhile removes this container anyway
+                connection.sendall(b'{"ok": true}\n')
+        listener.close()
+        control.unlink(missing_ok=True)
+        return spec
+
+
+def _read_spec(connection: socket.socket) -> ServerSpec:
+    received = b""
+    while not received.endswith(b"\n"):
+        chunk = connection.recv(65536)
+        if not chunk or len(received) > CONTROL_MAX:
+            raise ValueError("incomplete request")
+        received += chunk
+    spec = ServerSpec.from_json(json.loads(received)["spec"])
+    if spec.root_dir != POOL_WORKSPACE or not _mounted(POOL_WORKSPACE):
+        raise ValueError(f"no workspace mounted at {POOL_WORKSPACE}")
+    return spec
+
+
+def _mounted(path: str) -> bool:
+    """Whether a mount sits at ``path`` (a bind of the same filesystem, which ``os.path.ismount`` misses)."""
+    return any(line.split()[4] == path for line in Path("/proc/self/mountinfo").read_text().splitlines())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", required=True, help="the ServerSpec, as JSON")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--spec", help="the ServerSpec, as JSON")
+    given.add_argument("--pool", action="store_true", help="warm up, then wait for the spec on the slot's socket")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spec = ServerSpec.from_json(json.loads(args.spec))
+    spec = wait_for_student() if args.pool else ServerSpec.from_json(json.loads(args.spec))
     runtime = Path(spec.runtime_dir)
     runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = os.environ.pop(KEY_VARIABLE, "")

@@ -17,7 +17,15 @@ from tests.spawner.conftest import make_node as make_process_node  # noqa: F401 
 @pytest.fixture(scope="module")
 def make_node(make_process_node, engine):
     """A factory of nodes whose agents use the docker backend of the test engine."""
-    yield lambda **settings: make_process_node(**{**engine.settings(), **settings})
+    made = []
+
+    def make(**settings: str):
+        made.append(make_process_node(**{**engine.settings(), **settings}))
+        return made[-1]
+
+    yield make
+    for node in made:  # the agents first: a live one refills its pool
+        node.stop_everything()
     dockerd.remove_containers(engine.url, TOPOLOGY.namespace)
 
 

@@ -30,7 +30,7 @@ def backend(engine):
     namespace = f"capytale-backend-{secrets.token_hex(4)}"
     settings = load_settings("spawner", environ={}, overrides={
         **engine.settings(), "NODE": 1, "AMQP_NAMESPACE": namespace, "GRANT_PUBLIC_KEY": folder / "keys" / "grant.pub",
-        "JUPYTER_EXTENSIONS": "notebook"})
+        "JUPYTER_EXTENSIONS": "notebook", "DOCKER_POOL": 0})  # the cold start (tests/docker/node/test_pool.py: warm)
     made = make_backend(settings, NodeDir(folder / "run", 1).create())  # the catalogue's defaults, the engine's limits
     made.open()
     made.root = folder / "data"
