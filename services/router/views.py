@@ -27,6 +27,11 @@ SHARE_CODE = re.compile(r"[A-Za-z0-9]{4,16}")
 RETRY_SECONDS = 2
 MAX_ATTEMPTS = 45  # about a minute and a half of a silent node before saying it failed
 NODE_ANSWER_MARGIN = 2.0  # seconds the router waits for a node's answer beyond what it asked the node to wait
+# What a poll of the waiting page (its URL carries ``attempt``) waits for a start, at most: the page asks
+# again RETRY_SECONDS later anyway. The first click waits SPAWN_WAIT, so that most students never see the
+# page; a class polling every 2 s would otherwise hold every thread of the router for SPAWN_WAIT each time,
+# and HAProxy, whose health checks wait behind them, would take the router for dead.
+POLL_WAIT = 1.0
 
 
 def init_app(app: Flask) -> None:
@@ -58,7 +63,7 @@ def open_share(code: str):
     copy = ensure_copy(code)
     node = nodes.place(identity.key)
     try:
-        reply = ensure_server(node, identity)
+        reply = ensure_server(node, identity, polled="attempt" in request.args)
     except RpcTimeout:
         return waiting_page(f"/s/{urllib.parse.quote(code)}", attempt, copy["activity"]["title"])
     if reply.get("state") != "running":
@@ -84,7 +89,7 @@ def teacher_space():
     node = nodes.place(identity.key)
     attempt = request.args.get("attempt", default=0, type=int)
     try:
-        reply = ensure_server(node, identity)
+        reply = ensure_server(node, identity, polled="attempt" in request.args)
     except RpcTimeout:
         return waiting_page(SPACE_PATH, attempt, _("Mon espace Jupyter"))
     if reply.get("state") != "running":
@@ -147,11 +152,12 @@ def ensure_copy(code: str) -> dict:
     )
 
 
-def ensure_server(node: int, identity: Identity) -> dict:
-    """Ask the node's spawner to run the student's server, waiting for it at most ``SPAWN_WAIT``: the
-    reply says it runs, or where its start is (queued, starting); RpcTimeout when the node is silent."""
+def ensure_server(node: int, identity: Identity, polled: bool = False) -> dict:
+    """Ask the node's spawner to run the student's server, waiting for it at most ``SPAWN_WAIT`` (a poll of
+    the waiting page: ``POLL_WAIT``): the reply says it runs, or where its start is (queued, starting);
+    RpcTimeout when the node is silent."""
     # a teacher's server also loads JupyterLab: it is their own space ("Mon espace Jupyter") too
-    wait = web.settings()["SPAWN_WAIT"]
+    wait = min(POLL_WAIT, web.settings()["SPAWN_WAIT"]) if polled else web.settings()["SPAWN_WAIT"]
     message = Envelope("server.ensure", {"user_key": identity.key, "lab": identity.role == "teacher", "wait": wait,
                                          "owner": {"uid": identity.uid, "name": identity.name}})
     try:
