@@ -140,7 +140,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("DOCKER_PIDS", int, 256, "Most processes and threads a student's container may hold (stops fork bombs).", ("spawner", "activities")),
     Setting("DOCKER_TMP_MB", int, 64, "Size of the writable /tmp of a student's container, MiB.", ("spawner", "activities")),
     Setting("DOCKER_NETWORK", str, "none", "Docker network of students' containers: none (no network at all) or a network name that lets them out.", ("spawner",)),
-    Setting("DOCKER_POOL", int, 8, "Warm containers each node keeps started ahead, an imported Jupyter server waiting in each for its student (0: every student's container starts cold, 2–3 s). Each costs about 80 MiB while it waits; the pool is refilled one at a time while the node starts no server. Needs CAP_SYS_ADMIN for the agent (docs/deploy.md).", ("spawner",)),
+    Setting("DOCKER_POOL", int, 10, "Warm containers each node keeps started ahead, an imported Jupyter server waiting in each for its student (0: every student's container starts cold, 2–3 s). Each holds about 70 MiB while it waits and warms up at a low CPU weight; the pool is refilled one at a time while the node starts no server. Needs CAP_SYS_ADMIN for the agent (docs/deploy.md).", ("spawner",)),
     Setting("DOCKER_USER", str, "1000:1000", "uid:gid students' servers (and grading kernels) run as; their workspace and socket folder are given to it.", ("spawner", "activities")),
 )
 

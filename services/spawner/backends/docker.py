@@ -67,6 +67,10 @@ log = logging.getLogger("capytale.spawner")
 MIN_API_TIMEOUT = 30  # seconds a call to the engine may take at least (a stop waits for the container)
 LOG_TAIL = 2000  # lines of a container's output kept in the node's log file
 LABEL = "capytale."
+# CPU weight of a warm container while it warms up and waits (Docker's default, 1024, once given): the
+# refill takes only what the node's students leave.
+WAITING_CPU_SHARES = 64
+GIVEN_CPU_SHARES = 1024
 
 
 def container_name(namespace: str, node: int, user_key: str) -> str:
@@ -77,10 +81,11 @@ def container_name(namespace: str, node: int, user_key: str) -> str:
 class DockerBackend(Backend):
     """Containers of the notebook image on one Docker engine, found again by their labels."""
 
-    def __init__(self, node_dir: NodeDir, node: int, namespace: str, image: str, grant_public_key: Path,
+    def __init__(self, node_dir: NodeDir, *, node: int, namespace: str, image: str, grant_public_key: Path,
                  extensions: tuple[str, ...], limits: Limits, network: str, user: str, spawn_timeout: float,
-                 docker_url: str = "", secure_cookies: bool = False, autosave_interval: int = 10, pool_size: int = 0,
-                 warm_kernel: bool = True):
+                 docker_url: str, secure_cookies: bool, autosave_interval: int, pool_size: int, warm_kernel: bool):
+        """Every value comes from the settings (:func:`services.spawner.backends.make_backend`): their
+        defaults live in the catalogue only."""
         self.node_dir = node_dir
         self.node = node
         self.namespace = namespace
@@ -176,6 +181,7 @@ class DockerBackend(Backend):
         """A warm container of the pool made this student's: named after them, their workspace mounted in."""
         started_at = time.time()
         self.client.api.rename(slot.container_id, name)
+        self.client.api.update_container(slot.container_id, cpu_shares=GIVEN_CPU_SHARES)
         self.pool.give(slot, root_dir, container_spec(spec, pooled=True),
                        {"user_key": spec.user_key, "instance": spec.instance, "started_at": started_at})
         log.info("gave warm container %s to %s", slot.container_id[:12], spec.user_key)
@@ -187,10 +193,11 @@ class DockerBackend(Backend):
         container = self._run(
             ["--pool"], f"{container_name(self.namespace, self.node, 'pool')}-{slot.id}",
             {f"{LABEL}pool": slot.id, f"{LABEL}started_at": repr(time.time())},
-            [Mount(SLOT_DIR, str((slot.folder / "m").resolve()), type="bind", propagation="rslave")])
+            [Mount(SLOT_DIR, str((slot.folder / "m").resolve()), type="bind", propagation="rslave")],
+            cpu_shares=WAITING_CPU_SHARES)
         return container.id
 
-    def _run(self, command: list[str], name: str, labels: dict[str, str], mounts: list[Mount]) -> Any:
+    def _run(self, command: list[str], name: str, labels: dict[str, str], mounts: list[Mount], **options: Any) -> Any:
         """A container of the image, confined: the node's labels, the revocations mount, the limits."""
         return self.client.containers.run(
             self.image, command=command, name=name, detach=True,
@@ -200,7 +207,7 @@ class DockerBackend(Backend):
                                    read_only=True)],
             network_mode=self.network, auto_remove=False,
             log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
-            **confined(self.limits, f"{self.uid}:{self.gid}"),
+            **confined(self.limits, f"{self.uid}:{self.gid}"), **options,
         )
 
     def _discard(self, container_id: str) -> None:

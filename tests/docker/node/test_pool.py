@@ -80,6 +80,7 @@ def test_a_warm_container_is_confined_and_holds_only_its_students_workspace(back
     container = engine.client.containers.get(handle.container_id)
     config, host = container.attrs["Config"], container.attrs["HostConfig"]
     assert "capytale.pool" in config["Labels"], "the student got a warm container"
+    assert host["CpuShares"] == 1024, "given: the CPU weight of any student (it warmed up at 64)"
     assert container.name == container_name(backend.namespace, 1, "kwarma")
     assert config["User"] == "1000:1000" and config["Image"] == engine.image
     assert host["ReadonlyRootfs"] is True and host["NetworkMode"] == "none"
@@ -127,6 +128,7 @@ def test_the_never_given_containers_are_removed_when_the_backend_closes(engine, 
     full(other)
     free = [c.id for c in engine.containers(other.namespace)]
     assert len(free) == POOL
+    assert {engine.client.containers.get(c).attrs["HostConfig"]["CpuShares"] for c in free} == {64}, "warming: low"
     other.close()
     assert all(gone(engine, container_id) for container_id in free)
     assert not mounts.mounts_under(other.pool.root) and not any(other.pool.root.iterdir())
