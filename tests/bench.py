@@ -28,6 +28,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from capytale.settings import load as load_settings
 from capytale.stack import localhost_names, students_env
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
@@ -62,17 +63,25 @@ def time_to_notebook(browser: Browser, share: str) -> tuple[float, int]:
     return time.perf_counter() - started, link.node
 
 
-def time_to_first_cell(browser: Browser, share: str) -> tuple[float, float, object]:
-    """Seconds from the first GET /s/<code> to ``print(6 * 7)`` answered, and the next cell's (numpy and
-    matplotlib imported); the kernel is left running (the caller measures it, then closes it)."""
+def time_to_cell(browser: Browser, share: str) -> tuple[float, float, int, object]:
+    """Seconds from the first GET /s/<code> to the notebook read, then to ``print(6 * 7)`` answered over the
+    kernel websocket (a session made as the page makes it), the node; the kernel is left running."""
     started = time.perf_counter()
     link = browser.open_share(share, timeout=120)
     browser.enter(link).raise_for_status()
     browser.contents(link).raise_for_status()
+    notebook = time.perf_counter() - started
     kernel = browser.kernel(link, notebook_path=urllib.parse.unquote(link.path), timeout=120)
     answered = kernel.execute("print(6 * 7)", timeout=120)
     first = time.perf_counter() - started
     assert answered.printed.strip() == "42", answered
+    return notebook, first, link.node, kernel
+
+
+def time_to_first_cell(browser: Browser, share: str) -> tuple[float, float, object]:
+    """Seconds from the first GET /s/<code> to ``print(6 * 7)`` answered, and the next cell's (numpy and
+    matplotlib imported); the kernel is left running (the caller measures it, then closes it)."""
+    _notebook, first, _node, kernel = time_to_cell(browser, share)
     began = time.perf_counter()
     imported = kernel.execute("import numpy as np, matplotlib.pyplot as plt", timeout=120)
     assert imported.error is None, imported.error
@@ -164,6 +173,13 @@ class Backend:
         prefix = students_env.ensure_students_env(print)
         return {"students_env_mib": tree_mib(prefix), "students_env": str(prefix)}
 
+    def settle(self, local: LocalPlatform) -> None:
+        """Wait until what the nodes prepare ahead (the docker backend's warm containers) is ready."""
+
+    def waiting_mib(self, local: LocalPlatform) -> list[float]:
+        """Memory of what waits for students (warm containers), each."""
+        return []
+
     def close(self) -> None:
         pass
 
@@ -189,15 +205,34 @@ class DockerBackend(Backend):
     def settings(self) -> dict[str, str]:
         return dict(self._settings)
 
-    def student_mib(self, local: LocalPlatform) -> list[float]:
-        """Per running student: their container's memory as its cgroup counts it, page cache left out."""
-        figures = []
+    def _mib(self, container) -> float:
+        """A container's memory as its cgroup counts it, inactive page cache left out (as docker stats)."""
+        stats = container.stats(stream=False, one_shot=True)["memory_stats"]
+        cache = stats.get("stats", {}).get("inactive_file", 0)
+        return (stats.get("usage", 0) - cache) / 2**20
+
+    def _containers(self, local: LocalPlatform, waiting: bool) -> list:
+        """The platform's running containers: students' servers, or (``waiting``) the warm ones not given."""
         namespace = local.config.env["CAPYTALE_AMQP_NAMESPACE"]
-        for container in self.client.containers.list(filters={"label": f"capytale.namespace={namespace}"}):
-            stats = container.stats(stream=False, one_shot=True)["memory_stats"]
-            cache = stats.get("stats", {}).get("inactive_file", 0)
-            figures.append((stats.get("usage", 0) - cache) / 2**20)
-        return figures
+        found = self.client.containers.list(filters={"label": f"capytale.namespace={namespace}"})
+        return [c for c in found if ("-pool-" in c.name) == waiting]  # given ones are renamed after their student
+
+    def student_mib(self, local: LocalPlatform) -> list[float]:
+        """Per running student: their container's memory."""
+        return [self._mib(container) for container in self._containers(local, waiting=False)]
+
+    def waiting_mib(self, local: LocalPlatform) -> list[float]:
+        return [self._mib(container) for container in self._containers(local, waiting=True)]
+
+    def settle(self, local: LocalPlatform) -> None:
+        """Until every node's pool is full (warm containers listening on their control socket), 5 min at most."""
+        wanted = load_settings("spawner", environ=local.base_env())["DOCKER_POOL"] * local.config.nodes
+        deadline = time.monotonic() + 300
+        while len(list((local.var_dir / "run").glob("*/pool/*/m/socket/control.sock"))) < wanted:
+            if time.monotonic() > deadline:
+                print("the pools are not full after 5 min: measuring anyway", flush=True)
+                return
+            time.sleep(0.5)
 
     def sizes(self) -> dict:
         sizes = {f"image {name} ({tag})_mib": self.client.images.get(tag).attrs["Size"] / 2**20
@@ -233,6 +268,7 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
     with platform_with_activity(backend, "bench") as (local, share):
 
         print(f"cold and warm: {students} students one after the other…", flush=True)
+        backend.settle(local)
         browsers = [Browser.on(local).login(f"eleve.seq{i}", "student") for i in range(students)]
         cold = [time_to_notebook(b, share)[0] for b in browsers]
         warm = [time_to_notebook(b, share)[0] for b in browsers]
@@ -242,6 +278,7 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
         idle = backend.student_mib(local)
 
         print(f"cold click → first cell result: {students} more students one after the other…", flush=True)
+        backend.settle(local)
         kernels, first_cell, imports = [], [], []
         for i in range(students):
             first, imported, kernel = time_to_first_cell(Browser.on(local).login(f"eleve.cellule{i}", "student"),
@@ -255,25 +292,34 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
             with contextlib.suppress(Exception):
                 kernel.__exit__(None, None, None)
 
+        waiting = backend.waiting_mib(local)
         print(f"a class of {class_size} arriving within one second…", flush=True)
+        backend.settle(local)
         arrivals = [Browser.on(local).login(f"eleve.classe{i}", "student") for i in range(class_size)]
-        outcomes: list[tuple[float, int] | str] = [""] * class_size
+        outcomes: list[tuple | str] = [""] * class_size
+        class_kernels: list[object] = []
         start = time.perf_counter()
 
         def arrive(index: int) -> None:
             time.sleep(max(0.0, start + index / class_size - time.perf_counter()))
             try:
-                outcomes[index] = time_to_notebook(arrivals[index], share)
+                notebook, first, node, kernel = time_to_cell(arrivals[index], share)
+                outcomes[index] = (notebook, first, node)
+                class_kernels.append(kernel)
             except Exception as exc:  # noqa: BLE001 - a failure is a figure here
                 outcomes[index] = f"{type(exc).__name__}: {exc}"[:200]
 
         with ThreadPoolExecutor(max(1, class_size)) as pool:
             list(pool.map(arrive, range(class_size)))
+        for kernel in class_kernels:
+            with contextlib.suppress(Exception):
+                kernel.__exit__(None, None, None)
         times = [o[0] for o in outcomes if isinstance(o, tuple)]
+        firsts = [o[1] for o in outcomes if isinstance(o, tuple)]
         spread: dict[int, int] = {}
         for o in outcomes:
             if isinstance(o, tuple):
-                spread[o[1]] = spread.get(o[1], 0) + 1
+                spread[o[2]] = spread.get(o[2], 0) + 1
 
         results = {
             "backend": backend.name,
@@ -285,8 +331,10 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
             "import_numpy_matplotlib_seconds": summary(imports),
             "class": {**summary(times), "size": class_size,
                       "failures": [o for o in outcomes if isinstance(o, str)], "per_node": spread},
+            "class_first_cell_seconds": summary(firsts),
             "idle_server_mib": summary(idle),
             "idle_student_with_kernel_mib": summary(with_kernel),
+            "warm_container_waiting_mib": summary(waiting),
             "environment_size_mib": backend.sizes(),
             "platform_mib": platform_memory(local),
         }
@@ -306,11 +354,15 @@ def print_results(r: dict, output: Path) -> None:
         print(f"{label:26} n={s['n']:3}  min {ms(s['min'])}  median {ms(s['median'])}  p95 {ms(s['p95'])}")
     c = r["class"]
     if c["n"]:
-        print(f"{'class of ' + str(c['size']):26} ok={c['n']:3}  median {ms(c['median'])}  p95 {ms(c['p95'])}"
-              f"  max {ms(c['max'])}  failures {len(c['failures'])}  per node {c['per_node']}")
+        f = r["class_first_cell_seconds"]
+        print(f"{'class of ' + str(c['size']) + ' → notebook':26} ok={c['n']:3}  median {ms(c['median'])}  "
+              f"p95 {ms(c['p95'])}  max {ms(c['max'])}  failures {len(c['failures'])}  per node {c['per_node']}")
+        print(f"{'    → first cell result':26} ok={f['n']:3}  median {ms(f['median'])}  p95 {ms(f['p95'])}"
+              f"  max {ms(f['max'])}")
     else:
         print(f"class of {c['size']}: every arrival failed: {c['failures'][:3]}")
-    for label, key in (("idle student server", "idle_server_mib"), ("idle student, kernel", "idle_student_with_kernel_mib")):
+    for label, key in (("idle student server", "idle_server_mib"), ("idle student, kernel", "idle_student_with_kernel_mib"),
+                       ("warm container, waiting", "warm_container_waiting_mib")):
         m = r[key]
         if m["n"]:
             print(f"{label:26} median {m['median']:6.1f} MiB  p95 {m['p95']:6.1f} MiB  (n={m['n']})")
