@@ -46,6 +46,7 @@ SLOT_DIR = "/capytale/slot"  # a pooled container's slot folder (read-write bind
 POOL_WORKSPACE = f"{SLOT_DIR}/eleve"  # where the agent mounts the student's workspace once it is known
 POOL_SOCKET_DIR = f"{SLOT_DIR}/socket"  # the server's socket, and before it the control socket
 CONTROL_NAME = "control.sock"
+POOL_KERNELS = "/tmp/capytale-kernels-pool"  # a pooled container's kernels' folder, its warm kernel's first
 CONTROL_MAX = 1 << 20  # bytes of a spec, at most
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
@@ -77,6 +78,7 @@ def wait_for_student() -> ServerSpec:
     from services.spawner.jupyter.warm import warm
 
     warm()
+    _prelaunch_kernel()
     control = Path(POOL_SOCKET_DIR) / CONTROL_NAME
     binding = control.with_name(f".{CONTROL_NAME}")
     binding.unlink(missing_ok=True)
@@ -101,6 +103,28 @@ def wait_for_student() -> ServerSpec:
         listener.close()
         control.unlink(missing_ok=True)
         return spec
+
+
+def _prelaunch_kernel() -> None:
+    """Start the server's warm kernel now (:mod:`.prelaunch`): the environment and the kernels' folder
+    it would have from the server are known already, the student's paths inside being fixed."""
+    from services.spawner.jupyter import prelaunch, server
+    from services.spawner.jupyter.spec import kernels_dir
+
+    ahead = ServerSpec(user_key="pool", root_dir=POOL_WORKSPACE, socket_path="", base_url="/", log_path="",
+                       runtime_dir=RUNTIME_DIR, grant_public_key="", instance="", students_env=STUDENTS_ENV)
+    env = server.environment(ahead, {name: value for name, value in os.environ.items() if name != KEY_VARIABLE})
+    Path(RUNTIME_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+    Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+    Path(POOL_KERNELS).mkdir(mode=0o700)
+    specs = server.StudentsKernelSpecs(folder=kernels_dir(STUDENTS_ENV))
+    try:
+        started = prelaunch.prelaunch("python3", specs.get_kernel_spec("python3"), Path(POOL_KERNELS), env,
+                                      cwd=POOL_WORKSPACE)
+    except Exception:  # noqa: BLE001 - without it, the server starts its warm kernel itself
+        logging.getLogger("capytale.pool").exception("could not start the warm kernel ahead")
+        return
+    logging.getLogger("capytale.pool").info("warm kernel started ahead (pid %d)", started.process.pid)
 
 
 def _read_spec(connection: socket.socket) -> ServerSpec:
@@ -129,6 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = wait_for_student() if args.pool else ServerSpec.from_json(json.loads(args.spec))
+    kernel_sockets = Path(POOL_KERNELS) if args.pool else None
+    if args.pool and not spec.warm_kernel:  # the node wants none: the kernel started ahead goes
+        from services.spawner.jupyter import prelaunch
+
+        prelaunch.discard()
     runtime = Path(spec.runtime_dir)
     runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = os.environ.pop(KEY_VARIABLE, "")
@@ -143,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(server.environment(spec, base))
     os.chdir(spec.root_dir)
     not_dumpable()
-    server.run(spec)
+    server.run(spec, kernel_sockets)
 
 
 if __name__ == "__main__":

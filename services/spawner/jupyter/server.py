@@ -33,11 +33,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from jupyter_client.ioloop import AsyncIOLoopKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
+from services.spawner.jupyter import prelaunch
 from services.spawner.jupyter.contents import StudentsContents
 from services.spawner.jupyter.identity import GrantIdentityProvider
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir
@@ -97,8 +99,14 @@ class StudentsKernels(AsyncMappingKernelManager):
             server_loop.add_callback(self.start_warm_kernel)
 
     def start_warm_kernel(self) -> asyncio.Future[str]:
-        """Start the warm kernel in the background (on the running loop); the future of its id."""
-        self._warm = asyncio.ensure_future(super().start_kernel(kernel_name=self.default_kernel_name))
+        """Start the warm kernel in the background (on the running loop); the future of its id. A kernel
+        this process started before the server existed (:mod:`.prelaunch`) is the warm kernel then."""
+        ahead = prelaunch.waiting()
+        if ahead is not None and ahead.kernel_name == self.default_kernel_name:
+            start = super().start_kernel(kernel_id=ahead.kernel_id, kernel_name=ahead.kernel_name)
+        else:
+            start = super().start_kernel(kernel_name=self.default_kernel_name)
+        self._warm = asyncio.ensure_future(start)
         self._warm.add_done_callback(self._warm_kernel_started)
         return self._warm
 
@@ -187,6 +195,31 @@ class StudentsKernels(AsyncMappingKernelManager):
         if warm is not None:
             await asyncio.wait([warm])
         await super().shutdown_all(now=now)
+
+
+class StudentsKernelManager(AsyncIOLoopKernelManager):
+    """Jupyter's kernel manager, which adopts the kernel :mod:`.prelaunch` started ahead for its
+    connection file instead of launching one (the first start only: a restart launches anew)."""
+
+    _adopted: prelaunch.Prelaunched | None = None
+
+    async def _async_pre_start_kernel(self, **kw: Any):
+        self._adopted = prelaunch.adopt(self.connection_file)
+        if self._adopted is not None:  # its connection file, written ahead, is the truth
+            self.load_connection_file(self.connection_file)
+            self._connection_file_written = True
+        return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        adopted, self._adopted = self._adopted, None
+        if adopted is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid = adopted.process, adopted.process.pid
+        provisioner.pgid = os.getpgid(adopted.process.pid)
+        provisioner.cwd = kw.get("cwd")
+        self._reconcile_connection_info(provisioner.connection_info)
+        self.log.info("Kernel %s: the kernel started ahead, adopted (pid %d)", self.kernel_id, adopted.process.pid)
 
 
 # Extensions a server loads through a module of the platform's, which says what it changes.
@@ -298,14 +331,16 @@ def server_config(spec: ServerSpec, as_root: bool, kernel_sockets: Path) -> Conf
     server.kernel_manager_class = StudentsKernels
     config.KernelManager.transport = "ipc"  # never a TCP port that something else can take first
     config.StudentsKernels.sockets_dir = str(kernel_sockets)
+    config.StudentsKernels.kernel_manager_class = f"{StudentsKernelManager.__module__}.StudentsKernelManager"
     config.StudentsKernels.warm_kernel = spec.warm_kernel
     config.JupyterNotebookApp.app_settings_dir = str(lab_settings_dir(spec))
     config.LabApp.app_settings_dir = str(lab_settings_dir(spec))  # a teacher's JupyterLab: the same defaults
     return config
 
 
-def run(spec: ServerSpec) -> None:
-    """Run the server until it is stopped (SIGTERM); the environment is already :func:`environment`'s."""
+def run(spec: ServerSpec, kernel_sockets: Path | None = None) -> None:
+    """Run the server until it is stopped (SIGTERM); the environment is already :func:`environment`'s.
+    ``kernel_sockets``: the kernels' folder made already (a kernel started ahead is there)."""
     from jupyter_server.serverapp import ServerApp
 
     as_root = os.geteuid() == 0
@@ -315,7 +350,7 @@ def run(spec: ServerSpec) -> None:
     temporary.mkdir(parents=True, exist_ok=True)
     tempfile.tempdir = str(temporary)  # the zygote may have cached another one before the fork
     write_lab_overrides(spec)
-    kernel_sockets = kernel_sockets_dir(spec)
+    kernel_sockets = kernel_sockets or kernel_sockets_dir(spec)
     try:
         app = ServerApp.instance(config=server_config(spec, as_root, kernel_sockets))
         app.initialize(argv=[])

@@ -20,6 +20,7 @@ from services.spawner.state import NodeDir
 from tests.docker.conftest import MEMORY_MB, PIDS
 from tests.docker.node.test_restart import gone, open_server, read, save
 from tests.spawner.conftest import TOPOLOGY, wait_until
+from tests.spawner.test_warm_kernel import FOLDER, NOTEBOOK, kernels, opened, where_and_who
 
 POOL = 2
 
@@ -135,10 +136,13 @@ def test_the_never_given_containers_are_removed_when_the_backend_closes(engine, 
 
 
 def free_pooled(engine, node) -> set[str]:
-    """Ids of the node's warm containers not given to anyone yet."""
-    return {c.id for c in engine.containers(TOPOLOGY.namespace, node=str(node.number))
-            if "capytale.pool" in c.labels and not (node.run_dir / "pool" / c.labels["capytale.pool"] / "given.json").exists()
-            and c.status == "running"}
+    """Ids of the node's warm containers ready for a student (waiting on their control socket), not given yet."""
+    ready = set()
+    for container in engine.containers(TOPOLOGY.namespace, node=str(node.number)):
+        slot = node.run_dir / "pool" / container.labels.get("capytale.pool", "-")
+        if (slot / "m" / "socket" / "control.sock").exists() and not (slot / "given.json").exists():
+            ready.add(container.id)
+    return ready
 
 
 def test_a_new_agent_adopts_the_given_containers_and_rebuilds_the_pool(make_node, engine, command, student):
@@ -167,3 +171,30 @@ def test_a_new_agent_adopts_the_given_containers_and_rebuilds_the_pool(make_node
     assert second.terminate() == 0  # a clean stop: the server stays for the next agent, the pool goes
     assert all(gone(engine, container_id) for container_id in rebuilt)
     assert engine.client.containers.get(container).status == "running"
+
+
+def test_a_warm_containers_first_kernel_ran_before_its_student_came_and_restarts(make_node, engine, command, student):
+    node = make_node(DOCKER_POOL="1")
+    node.start_agent()
+    wait_until(lambda: len(free_pooled(engine, node)) == 1, 120, 0.2, "a full pool")
+    asked = time.time()
+    browser, link = opened(node, command, student)
+    assert "capytale.pool" in engine.client.containers.get(node.state(student.key)["container_id"]).labels
+    [warm] = wait_until(lambda: kernels(browser, link), 30, message="the warm kernel listed")
+
+    age = ("import os; ticks = int(open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19]);"
+           "print(float(open('/proc/uptime').read().split()[0]) - ticks / os.sysconf('SC_CLK_TCK'))")
+    with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
+        assert kernel.id == warm, "the session took the warm kernel"
+        older = float(kernel.execute(age).printed)
+        assert older > time.time() - asked, "the kernel was started while the container waited, before the click"
+        pid, cwd, _session = where_and_who(kernel)
+        assert cwd == Path("/capytale/slot/eleve") / FOLDER, "moved into the notebook's folder, in the workspace"
+        kernel.execute("avant = 1")
+        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
+                                      headers=browser._xsrf(link), timeout=60)
+        assert restarted.status_code == 200, restarted.text
+    with browser.kernel(link, notebook_path=NOTEBOOK) as again:
+        new_pid, new_cwd, _session = where_and_who(again)
+        assert new_pid != pid and new_cwd == cwd
+        assert again.execute("print('avant' in globals())").printed.strip() == "False"
