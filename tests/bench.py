@@ -28,7 +28,6 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from capytale.settings import load as load_settings
 from capytale.stack import localhost_names, students_env
 from capytale.stack.platform import LocalPlatform, PlatformConfig
 from capytale.stack.processes import free_port
@@ -226,13 +225,8 @@ class DockerBackend(Backend):
 
     def settle(self, local: LocalPlatform) -> None:
         """Until every node's pool is full (warm containers listening on their control socket), 5 min at most."""
-        wanted = load_settings("spawner", environ=local.base_env())["DOCKER_POOL"] * local.config.nodes
-        deadline = time.monotonic() + 300
-        while len(list((local.var_dir / "run").glob("*/pool/*/m/socket/control.sock"))) < wanted:
-            if time.monotonic() > deadline:
-                print("the pools are not full after 5 min: measuring anyway", flush=True)
-                return
-            time.sleep(0.5)
+        if not local.wait_pools_full(timeout=300):
+            print("the pools are not full after 5 min: measuring anyway", flush=True)
 
     def sizes(self) -> dict:
         sizes = {f"image {name} ({tag})_mib": self.client.images.get(tag).attrs["Size"] / 2**20

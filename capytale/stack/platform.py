@@ -30,6 +30,7 @@ from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
 from capytale.stack.students_env import ensure_students_env
 from capytale.tokens import ensure_development_keys
+from services.spawner import mounts
 
 REPO = Path(__file__).resolve().parents[2]
 # A node's proxy: configurable-http-proxy (node_modules/, make deps), with a keep-alive agent to the
@@ -210,6 +211,8 @@ class LocalPlatform:
         spawner = load("spawner", environ=self.base_env())
         if spawner["SPAWNER_BACKEND"] == "docker":  # containers the spawners left: this platform's only
             remove_containers(spawner["DOCKER_URL"], spawner["AMQP_NAMESPACE"])
+            for mount_point in mounts.mounts_under(self.var_dir / "run"):  # a killed spawner's warm containers' slots
+                mounts.unmount(mount_point)
         if forget_messaging:
             settings = load("router", environ=self.base_env())
             delete_topology(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]), self.config.nodes)
@@ -231,6 +234,18 @@ class LocalPlatform:
         return stopped
 
     # --- for tests and the benchmark -------------------------------------------------------
+
+    def wait_pools_full(self, timeout: float) -> bool:
+        """Wait until every node's pool of warm containers (docker backend, ``DOCKER_POOL``) is full, each
+        container waiting on its control socket; whether it is (nothing to wait for on the process backend)."""
+        spawner = load("spawner", environ=self.base_env())
+        wanted = spawner["DOCKER_POOL"] * self.config.nodes if spawner["SPAWNER_BACKEND"] == "docker" else 0
+        deadline = time.monotonic() + timeout
+        while len(list((self.var_dir / "run").glob("*/pool/*/m/socket/control.sock"))) < wanted:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
 
     def wait_nodes_routed(self, timeout: float = 30.0) -> None:
         """Wait until HAProxy reaches every node's CHP."""

@@ -57,7 +57,7 @@ from services.spawner import cgroups
 from services.spawner.backends.base import Backend
 from services.spawner.backends.docker_pool import ContainerPool, Slot
 from services.spawner.jupyter.container import (
-    KEY_VARIABLE, REVOCATIONS_DIR, SLOT_DIR, SOCKET_DIR, WORKSPACE, container_spec,
+    KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec,
 )
 from services.spawner.jupyter.spec import ServerSpec, with_lab
 from services.spawner.state import NodeDir, ServerHandle
@@ -182,7 +182,7 @@ class DockerBackend(Backend):
         started_at = time.time()
         self.client.api.rename(slot.container_id, name)
         self.client.api.update_container(slot.container_id, cpu_shares=GIVEN_CPU_SHARES)
-        self.pool.give(slot, root_dir, container_spec(spec, pooled=True),
+        self.pool.give(slot, root_dir, container_spec(spec),
                        {"user_key": spec.user_key, "instance": spec.instance, "started_at": started_at})
         log.info("gave warm container %s to %s", slot.container_id[:12], spec.user_key)
         return ServerHandle(user_key=spec.user_key, socket_path=str(slot.server_socket), started_at=started_at,
@@ -193,7 +193,8 @@ class DockerBackend(Backend):
         container = self._run(
             ["--pool"], f"{container_name(self.namespace, self.node, 'pool')}-{slot.id}",
             {f"{LABEL}pool": slot.id, f"{LABEL}started_at": repr(time.time())},
-            [Mount(SLOT_DIR, str((slot.folder / "m").resolve()), type="bind", propagation="rslave")],
+            [Mount(WORKSPACE, str(slot.workspace.resolve()), type="bind", propagation="rslave"),
+             Mount(SOCKET_DIR, str(slot.socket_dir.resolve()), type="bind")],
             cpu_shares=WAITING_CPU_SHARES)
         return container.id
 

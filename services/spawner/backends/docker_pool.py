@@ -7,8 +7,8 @@ each holding an imported server that waits for its student on a control socket, 
 to the next student who needs a server:
 
 1. the student's workspace is bind-mounted on the host at ``<slot>/m/eleve``; the container
-   holds ``<slot>/m`` at ``/capytale/slot`` with ``rslave`` propagation, so the workspace
-   appears inside it, and nothing else does (the slot's folder is new, its own);
+   holds that folder at ``/home/eleve`` with ``rslave`` propagation, so the workspace appears
+   there, and nothing else does (the slot's folder is new, its own);
 2. the container is renamed after the student (``<namespace>-n<k>-<key>``) and the gift
    recorded in ``<slot>/given.json``, beside the mount and out of the container's reach;
 3. the spec goes over the control socket; the server starts in the process that imported it.

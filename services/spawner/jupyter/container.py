@@ -11,11 +11,12 @@ non-dumpable before it starts: its kernels run as its user, and must not reach i
 
 With ``--pool`` the container is started before its student is known (the docker backend's
 pool of warm containers, :mod:`services.spawner.backends.docker_pool`): it imports what a
-server needs (:mod:`.warm`), then waits on a control socket of its slot folder
-(``/capytale/slot``, mounted with ``rslave`` propagation) for the one spec it will ever
-serve; the agent has mounted the student's workspace at ``/capytale/slot/eleve`` before
-sending it. It answers ``{"ok": true}``, closes the control socket for good and runs the server
-in the same process, already warm.
+server needs (:mod:`.warm`), starts its first kernel (:mod:`.prelaunch`), then waits on a
+control socket in its socket folder for the one spec it will ever serve. Its ``/home/eleve``
+is then an empty folder of its slot on the host, mounted with ``rslave`` propagation: the
+agent mounts the student's workspace on it before sending the spec, and it appears there.
+It answers ``{"ok": true}``, closes the control socket for good and runs the server in the
+same process, already warm, with the same paths as a container started for its student.
 
 Kept free of Jupyter imports at module level: the agent imports the constants.
 """
@@ -42,20 +43,15 @@ REVOCATIONS_DIR = "/capytale/revocations"  # the node's revocations folder (read
 STUDENTS_ENV = "/opt/students"  # the students' environment (capytale.stack.students_env), in the image
 RUNTIME_DIR = "/tmp/runtime"  # on the container's tmpfs: kernel connection files, Jupyter's data, the key
 KEY_VARIABLE = "GRANT_PUBLIC_KEY_PEM"
-SLOT_DIR = "/capytale/slot"  # a pooled container's slot folder (read-write bind mount, rslave propagation)
-POOL_WORKSPACE = f"{SLOT_DIR}/eleve"  # where the agent mounts the student's workspace once it is known
-POOL_SOCKET_DIR = f"{SLOT_DIR}/socket"  # the server's socket, and before it the control socket
 CONTROL_NAME = "control.sock"
 POOL_KERNELS = "/tmp/capytale-kernels-pool"  # a pooled container's kernels' folder, its warm kernel's first
 CONTROL_MAX = 1 << 20  # bytes of a spec, at most
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
-def container_spec(spec: ServerSpec, pooled: bool = False) -> ServerSpec:
-    """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container
-    (a pooled container's when ``pooled``)."""
-    root_dir, socket_dir = (POOL_WORKSPACE, POOL_SOCKET_DIR) if pooled else (WORKSPACE, SOCKET_DIR)
-    return dataclasses.replace(spec, root_dir=root_dir, socket_path=f"{socket_dir}/{SOCKET_NAME}", log_path="",
+def container_spec(spec: ServerSpec) -> ServerSpec:
+    """``spec`` (as the agent sees it, host paths) with the paths the server has inside its container."""
+    return dataclasses.replace(spec, root_dir=WORKSPACE, socket_path=f"{SOCKET_DIR}/{SOCKET_NAME}", log_path="",
                                runtime_dir=RUNTIME_DIR, grant_public_key=f"{RUNTIME_DIR}/grant.pub",
                                students_env=STUDENTS_ENV, revocations_file=f"{REVOCATIONS_DIR}/{REVOKED_FILE}")
 
@@ -79,7 +75,7 @@ def wait_for_student() -> ServerSpec:
 
     warm()
     _prelaunch_kernel()
-    control = Path(POOL_SOCKET_DIR) / CONTROL_NAME
+    control = Path(SOCKET_DIR) / CONTROL_NAME
     binding = control.with_name(f".{CONTROL_NAME}")
     binding.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -111,7 +107,7 @@ def _prelaunch_kernel() -> None:
     from services.spawner.jupyter import prelaunch, server
     from services.spawner.jupyter.spec import kernels_dir
 
-    ahead = ServerSpec(user_key="pool", root_dir=POOL_WORKSPACE, socket_path="", base_url="/", log_path="",
+    ahead = ServerSpec(user_key="pool", root_dir=WORKSPACE, socket_path="", base_url="/", log_path="",
                        runtime_dir=RUNTIME_DIR, grant_public_key="", instance="", students_env=STUDENTS_ENV)
     env = server.environment(ahead, {name: value for name, value in os.environ.items() if name != KEY_VARIABLE})
     Path(RUNTIME_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -120,7 +116,7 @@ def _prelaunch_kernel() -> None:
     specs = server.StudentsKernelSpecs(folder=kernels_dir(STUDENTS_ENV))
     try:
         started = prelaunch.prelaunch("python3", specs.get_kernel_spec("python3"), Path(POOL_KERNELS), env,
-                                      cwd=POOL_WORKSPACE)
+                                      cwd=WORKSPACE)
     except Exception:  # noqa: BLE001 - without it, the server starts its warm kernel itself
         logging.getLogger("capytale.pool").exception("could not start the warm kernel ahead")
         return
@@ -135,14 +131,16 @@ def _read_spec(connection: socket.socket) -> ServerSpec:
             raise ValueError("incomplete request")
         received += chunk
     spec = ServerSpec.from_json(json.loads(received)["spec"])
-    if spec.root_dir != POOL_WORKSPACE or not _mounted(POOL_WORKSPACE):
-        raise ValueError(f"no workspace mounted at {POOL_WORKSPACE}")
+    if spec.root_dir != WORKSPACE or not _workspace_mounted():
+        raise ValueError(f"no workspace mounted at {WORKSPACE}")
     return spec
 
 
-def _mounted(path: str) -> bool:
-    """Whether a mount sits at ``path`` (a bind of the same filesystem, which ``os.path.ismount`` misses)."""
-    return any(line.split()[4] == path for line in Path("/proc/self/mountinfo").read_text().splitlines())
+def _workspace_mounted() -> bool:
+    """Whether the workspace is mounted on the slot's folder at ``/home/eleve``: two mounts there, the
+    second over the first (``os.path.ismount`` cannot tell binds of one filesystem apart)."""
+    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return points.count(WORKSPACE) >= 2
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -90,9 +90,10 @@ def test_a_warm_container_is_confined_and_holds_only_its_students_workspace(back
     assert list(host["Tmpfs"]) == ["/tmp"]
     slot = Path(handle.socket_path).parent
     binds = sorted((m["Source"], m["Destination"], m["RW"], m["Propagation"]) for m in container.attrs["Mounts"])
-    assert binds == sorted([(str(slot / "m"), "/capytale/slot", True, "rslave"),
+    assert binds == sorted([(str(slot / "m" / "eleve"), "/home/eleve", True, "rslave"),
+                            (str(slot / "m" / "socket"), "/capytale/socket", True, "rprivate"),
                             (str(backend.node_dir.revocations_dir()), "/capytale/revocations", False, "rprivate")])
-    seen = inside(engine, handle.container_id, "import os; print(sorted(os.listdir('/capytale/slot/eleve')))")
+    seen = inside(engine, handle.container_id, "import os; print(sorted(os.listdir('/home/eleve')))")
     assert seen.strip() == "['a.txt']"
     mounted = inside(engine, handle.container_id, "print(open('/proc/self/mountinfo').read())")
     assert str(folder / "data") not in mounted.replace(str(folder / "data" / "kwarma"), ""), "only A's workspace"
@@ -114,7 +115,7 @@ def test_a_container_given_to_b_holds_no_trace_of_a(backend, engine, folder):
     assert b.container_id != a.container_id, "a container serves one student, once"
     assert "capytale.pool" in engine.client.containers.get(b.container_id).labels
     seen = inside(engine, b.container_id, "import os\n"
-                  "print(sorted(os.listdir('/capytale/slot/eleve')), sorted(os.listdir('/tmp')))\n"
+                  "print(sorted(os.listdir('/home/eleve')), sorted(os.listdir('/tmp')))\n"
                   "print([open(f'/proc/{p}/cmdline').read() for p in os.listdir('/proc') if p.isdigit()])")
     assert "['b.txt']" in seen and "trace-de-a" not in seen and "sleep" not in seen and "secret" not in seen
     environment = engine.client.containers.get(b.container_id).attrs["Config"]["Env"]
@@ -189,7 +190,7 @@ def test_a_warm_containers_first_kernel_ran_before_its_student_came_and_restarts
         older = float(kernel.execute(age).printed)
         assert older > time.time() - asked, "the kernel was started while the container waited, before the click"
         pid, cwd, _session = where_and_who(kernel)
-        assert cwd == Path("/capytale/slot/eleve") / FOLDER, "moved into the notebook's folder, in the workspace"
+        assert cwd == Path("/home/eleve") / FOLDER, "moved into the notebook's folder, in the workspace"
         kernel.execute("avant = 1")
         restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
                                       headers=browser._xsrf(link), timeout=60)
