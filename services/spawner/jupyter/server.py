@@ -33,9 +33,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from jupyter_client.ioloop import AsyncIOLoopKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
@@ -197,9 +196,10 @@ class StudentsKernels(AsyncMappingKernelManager):
         await super().shutdown_all(now=now)
 
 
-class StudentsKernelManager(AsyncIOLoopKernelManager):
-    """Jupyter's kernel manager, which adopts the kernel :mod:`.prelaunch` started ahead for its
-    connection file instead of launching one (the first start only: a restart launches anew)."""
+class StudentsKernelManager(ServerKernelManager):
+    """Jupyter server's kernel manager (which keeps its kernel's state and activity), adopting the kernel
+    :mod:`.prelaunch` started ahead for its connection file instead of launching one (the first start
+    only: a restart launches anew)."""
 
     _adopted: prelaunch.Prelaunched | None = None
 
