@@ -245,6 +245,12 @@ def _refuse_insecure_defaults(settings: Settings) -> None:
 KEY = "{key}"  # in NOTEBOOK_URL: the student's user key
 
 
+def usable_cpus() -> int:
+    """CPUs this process may use (its affinity: a container's or a taskset's limit counts), at least one;
+    what ``SPAWN_PARALLEL`` 0 means."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def notebook_url(template: str, user_key: str) -> str:
     """The base URL of ``user_key``'s server (``NOTEBOOK_URL`` with its key), no trailing slash."""
     return template.replace(KEY, user_key).rstrip("/")

@@ -24,7 +24,7 @@ from typing import TextIO
 import requests
 
 from capytale.messaging import Topology, delete_topology
-from capytale.settings import load, notebook_origins, notebook_url
+from capytale.settings import load, notebook_origins, notebook_url, usable_cpus
 from capytale.stack import haproxy, haproxy_errors
 from capytale.stack.dockerd import remove_containers
 from capytale.stack.processes import Process, Supervisor, free_port, http_ready
@@ -156,7 +156,7 @@ class LocalPlatform:
         })
         env.setdefault("CAPYTALE_STOP_SERVERS_ON_EXIT", "true")
         # the nodes share this machine's CPUs: together they start no more servers at once than it has
-        env.setdefault("CAPYTALE_SPAWN_PARALLEL", str(max(1, len(os.sched_getaffinity(0)) // self.config.nodes)))
+        env.setdefault("CAPYTALE_SPAWN_PARALLEL", str(max(1, usable_cpus() // self.config.nodes)))
         return env
 
     def start_spawner(self, node: int) -> Process:

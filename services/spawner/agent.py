@@ -23,13 +23,12 @@ otherwise they keep running for the next agent to adopt.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Any, Callable
 
 from capytale.messaging import BadMessage, Bus, Envelope, MessagingUnavailable, Topology, Worker
-from capytale.settings import Settings
+from capytale.settings import Settings, usable_cpus
 from services.spawner.backends import make_backend
 from services.spawner.proxy import ChpClient, ProxyError
 from services.spawner.revocations import NodeRevocations
@@ -59,7 +58,7 @@ class Agent:
         self.revocations = NodeRevocations(self.bus, self.topology, self.node_dir.revocations_dir())
         self.servers = NodeServers(
             self.node, self.node_dir, settings["DATA_ROOT"], self.backend, self.proxy, self.publish,
-            spawn_timeout=settings["SPAWN_TIMEOUT"], parallel=settings["SPAWN_PARALLEL"] or _cpus(),
+            spawn_timeout=settings["SPAWN_TIMEOUT"], parallel=settings["SPAWN_PARALLEL"] or usable_cpus(),
         )
         self.worker = Worker(settings["AMQP_URL"], self.queue, self.handle, settings["SPAWN_CONCURRENCY"],
                              name=f"spawner-{self.node}", topology=self.topology)
@@ -183,7 +182,3 @@ def _seconds(raw: object) -> float | None:
     except (TypeError, ValueError):
         raise BadMessage(f"wait must be a number of seconds, got {raw!r}") from None
 
-
-def _cpus() -> int:
-    """CPUs this node may use (its affinity, so a container's or a taskset's limit counts)."""
-    return max(1, len(os.sched_getaffinity(0)))
