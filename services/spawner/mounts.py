@@ -19,8 +19,6 @@ import os
 from pathlib import Path
 
 MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
 UMOUNT_NOFOLLOW = 8
@@ -62,6 +60,11 @@ def _mount_points() -> list[tuple[str, set[str]]]:
     return mounts
 
 
+def _within(path: str, folder: str) -> bool:
+    """Whether the real path ``path`` is ``folder`` or inside it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def is_mount_point(path: Path) -> bool:
     """Whether something is mounted at ``path`` (a bind of the same filesystem, which
     ``os.path.ismount`` misses, included)."""
@@ -72,8 +75,15 @@ def is_mount_point(path: Path) -> bool:
 def mounts_under(folder: Path) -> list[Path]:
     """The mount points inside ``folder`` (itself included), the deepest first: the order to unmount them."""
     real = os.path.realpath(folder)
-    inside = [point for point, _ in _mount_points() if point == real or point.startswith(real.rstrip("/") + "/")]
-    return [Path(point) for point in sorted(set(inside), key=len, reverse=True)]
+    inside = {point for point, _ in _mount_points() if _within(point, real)}
+    return [Path(point) for point in sorted(inside, key=len, reverse=True)]
+
+
+def unmount_all_under(folder: Path) -> None:
+    """Detach every mount inside ``folder`` (itself included), the deepest first: what an agent killed
+    before it could release its slots left mounted."""
+    for mount_point in mounts_under(folder):
+        unmount(mount_point)
 
 
 def propagation(path: Path) -> set[str]:
@@ -82,19 +92,16 @@ def propagation(path: Path) -> set[str]:
     real = os.path.realpath(path)
     best, fields = "", set()
     for mount_point, propagated in _mount_points():
-        inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
-        if inside and len(mount_point) >= len(best):
+        if _within(real, mount_point) and len(mount_point) >= len(best):
             best, fields = mount_point, propagated
     return fields
 
 
-def ensure_shared(folder: Path) -> bool:
-    """Make ``folder`` a mount whose new submounts propagate (Docker's ``rslave`` needs it).
-    Whether a bind of ``folder`` on itself was made here (the caller undoes it with :func:`unmount`)."""
+def ensure_shared(folder: Path) -> None:
+    """Make ``folder`` a mount whose new submounts propagate (Docker's ``rslave`` needs it): where it is
+    not, ``folder`` is bound on itself first (undone with :func:`unmount` once nothing is mounted inside)."""
     if any(field.startswith(("shared:", "master:")) for field in propagation(folder)):
-        return False
-    made = not is_mount_point(folder)
-    if made:
+        return
+    if not is_mount_point(folder):
         bind(folder, folder)
     _check(_libc.mount(b"none", os.fsencode(folder), None, MS_SHARED, None), f"mount --make-shared {folder}")
-    return made

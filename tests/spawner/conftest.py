@@ -188,8 +188,7 @@ class Node:
         for pid in self.server_pids():
             for leftover in [pid, *procfs.descendants(pid)]:
                 kill_pid(leftover)
-        for mount_point in mounts.mounts_under(self.var_dir):  # a killed docker agent's pool (workspaces mounted)
-            mounts.unmount(mount_point)
+        mounts.unmount_all_under(self.var_dir)  # a killed docker agent's pool (workspaces mounted)
 
 
 @dataclass

@@ -38,8 +38,7 @@ def folder():
     made = Path(tempfile.mkdtemp(prefix="cp-", dir="/tmp"))
     ensure_development_keys(made / "keys")
     yield made
-    for mount_point in mounts.mounts_under(made):
-        mounts.unmount(mount_point)
+    mounts.unmount_all_under(made)
     shutil.rmtree(made, ignore_errors=True)
 
 
