@@ -219,10 +219,12 @@ class DockerBackend(Backend):
             pass
 
     def _running(self, container_id: str) -> bool:
+        """Whether the container runs (and is not being restarted): a server's, or a warm one's."""
         try:
-            return bool(self.client.api.inspect_container(container_id)["State"].get("Running"))
+            state = self.client.api.inspect_container(container_id)["State"]
         except docker.errors.NotFound:
             return False
+        return bool(state.get("Running")) and not state.get("Restarting")
 
     def stop(self, handle: ServerHandle, timeout: float) -> None:
         try:
@@ -245,13 +247,7 @@ class DockerBackend(Backend):
             self.pool.release(slot_id)
 
     def is_alive(self, handle: ServerHandle) -> bool:
-        if handle.container_id is None:
-            return False
-        try:
-            state = self.client.api.inspect_container(handle.container_id)["State"]
-        except docker.errors.NotFound:
-            return False
-        return bool(state.get("Running")) and not state.get("Restarting")
+        return handle.container_id is not None and self._running(handle.container_id)
 
     def cpu_seconds(self, handle: ServerHandle) -> float | None:
         return None if handle.container_id is None else cgroups.container_cpu_seconds(handle.container_id)

@@ -117,8 +117,8 @@ class ContainerPool:
             log.info("removing pooled container %s left by a previous agent (never given)", container_id[:12])
             self.discard(container_id)
             self.release(slot_id)
-        for folder in self.root.iterdir():
-            if folder.is_dir() and not self.slot(folder.name).given_file.exists() and folder.name not in free_containers:
+        for folder in self.root.iterdir():  # what is left: the given slots, and folders of no container
+            if folder.is_dir() and not self.slot(folder.name).given_file.exists():
                 self.release(folder.name)
         if self.size > 0:
             self._filler = threading.Thread(target=self._refill, name="pool-refill", daemon=True)
@@ -138,10 +138,10 @@ class ContainerPool:
 
     # --- slots ---------------------------------------------------------------------------------
 
-    def slot(self, slot_id: str, container_id: str = "") -> Slot:
+    def slot(self, slot_id: str) -> Slot:
         if not slot_id.isalnum():
             raise ValueError(f"not a slot id: {slot_id!r}")
-        return Slot(slot_id, self.root / slot_id, container_id)
+        return Slot(slot_id, self.root / slot_id)
 
     def take(self) -> Slot | None:
         """The oldest warm container that still runs, now no longer the pool's; None when there is none."""
