@@ -18,6 +18,7 @@ import logging
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,13 +28,13 @@ from services.spawner import culling, unixhttp
 from services.spawner.admission import START_FAILED, StartQueue, StartWatch
 from services.spawner.backends.base import Backend
 from services.spawner.locks import KeyedLocks
-from services.spawner.proxy import ChpClient, route_path, route_prefix, socket_target
+from services.spawner.proxy import ChpClient, ProxyError, route_path, route_prefix, socket_target
 from services.spawner.state import NodeDir, ServerHandle, check_user_key
 
 log = logging.getLogger("capytale.spawner")
 
 Publish = Callable[[str, dict[str, Any]], None]
-
+STOP_ALL_THREADS = 16  # servers stopped at once when the node shuts down with its servers
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class NodeServers:
         if handle is not None:
             return Ensured(handle)
         ticket = self.starts.submit(user_key, lab)
-        if not ticket.done.wait(wait):
+        if not self.starts.wait(ticket, wait):
             counts = self.starts.counts()
             return Ensured(None, state=ticket.state, position=self.starts.position(ticket), queued=counts["queued"])
         first = self.starts.collect(ticket)
@@ -134,11 +135,16 @@ class NodeServers:
         return None
 
     def stop(self, user_key: str, reason: str) -> bool:
-        """Stop the student's server: route first (no new traffic), then the process.  Whether one ran."""
+        """Stop the student's server: route first (no new traffic), then the process.  Whether one ran.
+        A CHP that cannot be reached does not keep the server running: the reconcile removes its route
+        to nothing later."""
         check_user_key(user_key)
         self.starts.cancel(user_key)
         with self._locks.hold(user_key):
-            self.proxy.delete_route(route_path(self.node, user_key))
+            try:
+                self.proxy.delete_route(route_path(self.node, user_key))
+            except ProxyError as exc:
+                log.warning("route of %s not deleted before its stop (%s)", user_key, exc)
             handle = self._get(user_key)
             if handle is None:
                 return False
@@ -152,8 +158,11 @@ class NodeServers:
         self.starts.close()
 
     def stop_all(self, reason: str) -> None:
-        for handle in self.handles():
-            self.stop(handle.user_key, reason)
+        """Stop every server, all at once: a node's shutdown takes one server's stop, not the sum."""
+        handles = self.handles()
+        if handles:
+            with ThreadPoolExecutor(max_workers=min(len(handles), STOP_ALL_THREADS), thread_name_prefix="stop") as pool:
+                list(pool.map(lambda handle: self.stop(handle.user_key, reason), handles))
 
     def status(self) -> list[dict[str, Any]]:
         return [{"user_key": h.user_key, "pid": h.pid, "container_id": h.container_id, "started_at": h.started_at}

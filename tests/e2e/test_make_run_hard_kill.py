@@ -59,7 +59,10 @@ class MakeRun:
         return int(json.loads((self.var_dir / "run" / "1" / f"{key}.json").read_text())["pid"])
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
+        """The end of make run's output, and the spawner's threads if its shutdown outlived its limit."""
+        stacks = self.var_dir / "run" / "1" / "shutdown-stacks.txt"
+        stuck = stacks.read_text(errors="replace") if stacks.exists() else ""
+        return self.log_path.read_text(errors="replace")[-3000:] + (f"\nspawner stuck at:\n{stuck}" if stuck else "")
 
 
 def alive(pids: dict[int, float]) -> dict[int, float]:
