@@ -7,7 +7,11 @@ that finds its student's ticket still waiting answers at once with the
 ticket's place in the queue (the waiting page shows it); the student's next
 poll finds the same ticket, never a second one.  A start that fails is tried
 once more, then its failure is kept on the ticket until the student's next
-poll reports it (or :data:`RESULT_KEPT` seconds pass).
+poll reports it (or :data:`RESULT_KEPT` seconds pass).  :meth:`StartQueue.wait`
+does not hold its caller for a start that cannot be done in time: from the
+recent starts' mean duration it tells, at once, a ticket too far back in the
+queue (the router's thread then goes back to serve others, HAProxy's health
+checks among them).
 
 :class:`StartWatch` is how long a start may take: ``SPAWN_TIMEOUT`` seconds,
 and longer as long as the server keeps using CPU (it is importing, not hung),
@@ -28,6 +32,7 @@ from capytale.errors import PlatformError
 log = logging.getLogger("capytale.spawner")
 
 RESULT_KEPT = 120.0  # seconds a finished ticket waits for its student's next poll
+DURATION_WEIGHT = 0.3  # weight of the last start in the mean duration the queue expects of the next
 RETRIES = 1  # a start that fails is tried once more before the student is told
 HARD_LIMIT_FACTOR = 5  # a start that keeps progressing may take this many SPAWN_TIMEOUTs, not more
 POLL = 0.5  # seconds between two questions about a starting server (alive? its CPU time?)
@@ -61,6 +66,8 @@ class StartQueue:
         self._tickets: dict[str, Ticket] = {}
         self._waiting: collections.deque[Ticket] = collections.deque()
         self._closed = False
+        self._parallel = parallel
+        self._mean_duration: float | None = None  # of the recent successful starts; None before the first
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(parallel)]
         for thread in self._threads:
             thread.start()
@@ -97,6 +104,26 @@ class StartQueue:
                     "Le démarrage de ton carnet a été annulé.", reason="spawn_cancelled", status=409)
                 ticket.done.set()
 
+    def wait(self, ticket: Ticket, timeout: float | None) -> bool:
+        """Wait for the ticket's start to be done, at most ``timeout`` seconds (None: until it is);
+        whether it is.  A ticket that, by the recent starts, will not be done in ``timeout`` is not
+        waited for at all."""
+        if timeout is not None and self.expected_wait(ticket) > timeout:
+            return ticket.done.is_set()
+        return ticket.done.wait(timeout)
+
+    def expected_wait(self, ticket: Ticket) -> float:
+        """Seconds until the ticket's start is likely done: the starts before it and its own, at the
+        recent starts' mean duration, ``parallel`` at a time (0 while nothing is known)."""
+        with self._lock:
+            if self._mean_duration is None or ticket.state != QUEUED:
+                return 0.0
+            try:
+                ahead = self._waiting.index(ticket)
+            except ValueError:
+                return 0.0
+            return (ahead // self._parallel + 1) * self._mean_duration
+
     def position(self, ticket: Ticket) -> int:
         """1 for the first waiting ticket, 2 for the next…; 0 once it is starting or finished."""
         with self._lock:
@@ -129,8 +156,13 @@ class StartQueue:
                     return
                 ticket = self._waiting.popleft()
                 ticket.state = STARTING
+            began = time.monotonic()
             error = self._run(ticket)
             with self._lock:
+                if error is None:
+                    duration = time.monotonic() - began
+                    self._mean_duration = duration if self._mean_duration is None else (
+                        DURATION_WEIGHT * duration + (1 - DURATION_WEIGHT) * self._mean_duration)
                 ticket.state, ticket.error, ticket.finished = (DONE if error is None else FAILED), error, time.monotonic()
                 ticket.done.set()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 import pytest
 
@@ -88,6 +89,35 @@ def test_a_waiting_start_can_be_cancelled():
         assert second.done.is_set() and second.state == FAILED and queue.position(second) == 0
         gate.release.set()
         assert first.done.wait(10) and gate.started == ["kfirst"]
+
+
+def test_a_start_too_far_back_in_the_queue_is_not_waited_for():
+    """After one start of about 0.2 s, the tenth in line cannot start within a second: the caller is told
+    at once; the second in line is waited for."""
+    first_done, release = threading.Event(), threading.Event()
+
+    def start(user_key: str, lab: bool) -> None:
+        if not first_done.is_set():
+            threading.Event().wait(0.2)
+            first_done.set()
+            return
+        assert release.wait(10)
+
+    queue = StartQueue(start, parallel=1)
+    try:
+        assert queue.wait(queue.submit("kfirst"), None)
+        tickets = [queue.submit(f"k{i}") for i in range(10)]
+        began = time.monotonic()
+        assert queue.wait(tickets[9], 1.0) is False and time.monotonic() - began < 0.5
+        assert queue.expected_wait(tickets[9]) > 1.0 > queue.expected_wait(tickets[1]) > 0
+        began = time.monotonic()
+        assert queue.wait(tickets[1], 1.0) is False and time.monotonic() - began >= 0.9, "within reach: waited"
+        release.set()
+        assert all(queue.wait(ticket, None) for ticket in tickets)
+        assert queue.expected_wait(tickets[9]) == 0, "done: nothing left to wait for"
+    finally:
+        release.set()
+        queue.close()
 
 
 class Clock:
