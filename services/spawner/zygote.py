@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from capytale import logs, parent_death
-from services.spawner.jupyter import server
+from services.spawner.jupyter import priority, server
 from services.spawner.jupyter.warm import warm
 from services.spawner.jupyter.spec import ServerSpec
 
@@ -117,6 +117,7 @@ class Zygote:
             os.close(self._wakeup_read)
             os.close(self._wakeup_write)
             os.setsid()
+            priority.yield_cpu()
             _name_process(f"jupyter-{spec.user_key}")
             _redirect_output(spec.log_path)
             os.environ.clear()

@@ -21,7 +21,7 @@ import pytest
 from traitlets.config import Config
 
 from services.spawner import procfs
-from services.spawner.jupyter import server
+from services.spawner.jupyter import priority, server
 from services.spawner.jupyter.spec import kernels_dir
 from tests.e2e.browser import Browser, NotebookLink
 from tests.spawner.conftest import issue_grant, run_coroutine, wait_until
@@ -106,6 +106,31 @@ def test_a_restart_of_the_warm_kernel_starts_it_again_in_the_notebooks_folder(no
             assert pid != first, "a new process"
             assert cwd == (node.workspace(student.key) / FOLDER).resolve() and session == session_name(node, student)
             assert again.execute("print('avant' in globals())").printed.strip() == "False"
+
+
+def priorities(pid: int) -> tuple[int, int | None]:
+    """The process's nice and its session's (autogroup; None where the kernel has none)."""
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    return os.getpriority(os.PRIO_PROCESS, pid), (int(autogroup.read_text().split()[-1]) if autogroup.exists() else None)
+
+
+def test_a_students_server_and_kernels_yield_the_cpu_to_the_platform(node, command, student):
+    browser, link = opened(node, command, student)
+    warm, _ = warm_kernel(node, browser, link)
+    with_autogroup = Path("/proc/self/autogroup").exists()
+    students = (priority.STUDENTS_NICE, priority.STUDENTS_NICE if with_autogroup else None)
+    assert priorities(os.getpid())[0] < priority.STUDENTS_NICE, "the test itself runs above the students"
+    assert priorities(node.state(link.key)["pid"]) == students, "the server"
+
+    with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
+        first, _, _ = where_and_who(kernel)
+        assert priorities(first) == students, "the warm kernel"
+        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
+                                      headers=browser._xsrf(link), timeout=60)
+        assert restarted.status_code == 200, restarted.text
+    with browser.kernel(link, notebook_path=NOTEBOOK) as again:
+        pid, _, _ = where_and_who(again)
+        assert pid != first and priorities(pid) == students, "a kernel started again, in a session of its own"
 
 
 def test_two_students_warm_kernels_share_nothing(node, command, student):

@@ -26,6 +26,8 @@ from jupyter_client.connect import write_connection_file
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.launcher import launch_kernel
 
+from services.spawner.jupyter import priority
+
 
 @dataclass(frozen=True)
 class Prelaunched:
@@ -48,6 +50,7 @@ def prelaunch(kernel_name: str, kernel_spec: KernelSpec, sockets_dir: Path, env:
                           key=str(uuid.uuid4()).encode(), signature_scheme="hmac-sha256", kernel_name=kernel_name)
     argv = [argument.replace("{connection_file}", connection_file) for argument in kernel_spec.argv]
     process = launch_kernel(argv, env={**env, **kernel_spec.env}, cwd=cwd)
+    priority.yield_cpu(process.pid)
     _waiting = Prelaunched(kernel_id, kernel_name, connection_file, process)
     return _waiting
 

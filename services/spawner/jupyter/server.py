@@ -38,7 +38,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
-from services.spawner.jupyter import prelaunch
+from services.spawner.jupyter import prelaunch, priority
 from services.spawner.jupyter.contents import StudentsContents
 from services.spawner.jupyter.identity import GrantIdentityProvider
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir
@@ -213,7 +213,9 @@ class StudentsKernelManager(ServerKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         adopted, self._adopted = self._adopted, None
         if adopted is None:
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            priority.yield_cpu(self.provisioner.pid)
+            return
         provisioner = self.provisioner
         provisioner.process, provisioner.pid = adopted.process, adopted.process.pid
         provisioner.pgid = os.getpgid(adopted.process.pid)
