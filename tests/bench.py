@@ -224,7 +224,7 @@ class DockerBackend(Backend):
         return [self._mib(container) for container in self._containers(local, waiting=True)]
 
     def settle(self, local: LocalPlatform) -> None:
-        """Until every node's pool is full (warm containers listening on their control socket), 5 min at most."""
+        """Until every node's pool is full (warm containers in the agents' pools), 5 min at most."""
         if not local.wait_pools_full(timeout=300):
             print("the pools are not full after 5 min: measuring anyway", flush=True)
 

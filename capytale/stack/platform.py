@@ -236,11 +236,11 @@ class LocalPlatform:
 
     def wait_pools_full(self, timeout: float) -> bool:
         """Wait until every node's pool of warm containers (docker backend, ``DOCKER_POOL``) is full, each
-        container waiting on its control socket; whether it is (nothing to wait for on the process backend)."""
+        container in its node's pool (its slot's ``ready``); whether it is (nothing to wait for on the process backend)."""
         spawner = load("spawner", environ=self.base_env())
         wanted = spawner["DOCKER_POOL"] * self.config.nodes if spawner["SPAWNER_BACKEND"] == "docker" else 0
         deadline = time.monotonic() + timeout
-        while len(list((self.var_dir / "run").glob("*/pool/*/m/socket/control.sock"))) < wanted:
+        while len(list((self.var_dir / "run").glob("*/pool/*/ready"))) < wanted:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.2)

@@ -50,8 +50,8 @@ NEUTRALISED = {
 # notebook → {code cell index: (exception name, reason)}.
 # Cells whose computation the author never saw end (no execution count, output cut short): the test lets each
 # run this many seconds, then interrupts the kernel, as a student presses ■ (a KeyboardInterrupt, expected).
-INTERRUPTED = {"Calcul d'une paire de dés un peu particuliers.ipynb": {19: 5.0, 21: 5.0, 22: 5.0, 23: 5.0, 24: 5.0,
-                                                                       25: 5.0}}
+INTERRUPTED = {"Calcul d'une paire de dés un peu particuliers.ipynb": {19: 1.5, 21: 1.5, 22: 1.5, 23: 1.5, 24: 1.5,
+                                                                       25: 1.5}}
 NEVER_ENDED = "a search the author interrupted (no execution count in the notebook); interrupted here too"
 
 LEFT_TO_THE_STUDENT = "an exercise the student has still to write"

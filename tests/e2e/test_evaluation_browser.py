@@ -135,7 +135,7 @@ def test_hand_in_correction_and_the_student_sees_it(people, platform, corpus):
     # the student sees all three in their notebook, under the cells, and on their page
     open_notebook(opened_again, f"/s/{code}")
     opened_again.wait_for_function(
-        "() => document.querySelector('.jp-Notebook').textContent.includes('Correction de ton enseignant')",
+        "() => (document.querySelector('.jp-Notebook')?.textContent ?? '').includes('Correction de ton enseignant')",
         timeout=SLOW)
     text = opened_again.inner_text(".jp-Notebook")
     assert "15,5 / 20" in text and "Bonne démarche ; justifie tes calculs." in text

@@ -64,7 +64,7 @@ def type_in_new_cell(page, text: str, saved: bool = True) -> None:
     editor = cells.first.locator(".cm-content")
     editor.click()
     page.keyboard.type(text)
-    page.wait_for_function("t => document.querySelector('.jp-Notebook .jp-Cell .cm-content').textContent.includes(t)",
+    page.wait_for_function("t => (document.querySelector('.jp-Notebook .jp-Cell .cm-content')?.textContent ?? '').includes(t)",
                            arg=text)
     page.keyboard.press("Escape")
     if not saved:
@@ -95,7 +95,7 @@ def test_a_class_in_real_browsers(people, platform, corpus):
     for student, words in ((alice, "réponse d'Alice"), (bob, "réponse de Bob")):
         open_notebook(student, share_url)
         student.wait_for_function(
-            "() => document.querySelector('.jp-Notebook .jp-Cell').textContent.includes('Consigne')")
+            "() => (document.querySelector('.jp-Notebook .jp-Cell')?.textContent ?? '').includes('Consigne')")
         type_in_new_cell(student, f"print({words!r})")
     people.screenshot(alice, "carnet-eleve")
 
@@ -198,7 +198,7 @@ def test_protected_cells_cannot_be_edited_in_the_students_notebook(people, platf
     first_code = student.locator(".jp-Notebook .jp-CodeCell").first
     first_code.locator(".cm-content").wait_for()
     student.wait_for_function(
-        "() => document.querySelector('.jp-Notebook .jp-CodeCell .cm-content').textContent.trim().length > 0")
+        "() => (document.querySelector('.jp-Notebook .jp-CodeCell .cm-content')?.textContent ?? '').trim().length > 0")
     before = first_code.locator(".cm-content").inner_text()
     close_jupyter_dialogs(student)
     first_code.locator(".cm-content").click()

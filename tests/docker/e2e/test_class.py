@@ -7,6 +7,10 @@ import pytest
 from tests.e2e.conftest import start_platform
 from tests.e2e.test_class import test_a_class_arriving_within_a_second_all_get_in_and_run_a_cell  # noqa: F401
 
+# The first docker test of a session: its setup may build the notebook image (minutes on a new machine)
+# before its platform fills 40 warm containers.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory, request, engine):

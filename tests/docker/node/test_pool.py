@@ -136,11 +136,11 @@ def test_the_never_given_containers_are_removed_when_the_backend_closes(engine, 
 
 
 def free_pooled(engine, node) -> set[str]:
-    """Ids of the node's warm containers ready for a student (waiting on their control socket), not given yet."""
+    """Ids of the node's warm containers ready for a student (in the agent's pool), not given yet."""
     ready = set()
     for container in engine.containers(TOPOLOGY.namespace, node=str(node.number)):
         slot = node.run_dir / "pool" / container.labels.get("capytale.pool", "-")
-        if (slot / "m" / "socket" / "control.sock").exists() and not (slot / "given.json").exists():
+        if (slot / "ready").exists() and not (slot / "given.json").exists():
             ready.add(container.id)
     return ready
 
