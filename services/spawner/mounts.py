@@ -100,7 +100,7 @@ def propagation(path: Path) -> set[str]:
 def ensure_shared(folder: Path) -> None:
     """Make ``folder`` a mount whose new submounts propagate (Docker's ``rslave`` needs it): where it is
     not, ``folder`` is bound on itself first (undone with :func:`unmount` once nothing is mounted inside)."""
-    if any(field.startswith(("shared:", "master:")) for field in propagation(folder)):
+    if any(field.startswith("shared:") for field in propagation(folder)):  # a slave alone ("master:") sends nothing
         return
     if not is_mount_point(folder):
         bind(folder, folder)
