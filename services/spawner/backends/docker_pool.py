@@ -87,6 +87,11 @@ class Slot:
     def given_file(self) -> Path:
         return self.folder / "given.json"
 
+    @property
+    def ready_file(self) -> Path:
+        """There while the container is in the pool, ready to be given (for those outside: tests, make bench)."""
+        return self.folder / "ready"
+
 
 class ContainerPool:
     """Warm containers of one node. ``launch(slot)`` starts a pooled container for a new slot and
@@ -150,7 +155,7 @@ class ContainerPool:
                 if not self._ready:
                     return None
                 slot = self._ready.pop(0)
-            (slot.folder / "ready").unlink(missing_ok=True)
+            slot.ready_file.unlink(missing_ok=True)
             if self.running(slot.container_id):
                 return slot
             log.warning("pooled container %s died while waiting: removed", slot.container_id[:12])
@@ -234,7 +239,7 @@ class ContainerPool:
                 return True
         with self._lock:
             self._ready.append(slot)
-        (slot.folder / "ready").touch()  # for those outside (tests, make bench): this one can be given now
+        slot.ready_file.touch()
         log.info("warm container %s ready in %.1f s (%d in the pool)", slot.container_id[:12],
                  time.monotonic() - began, self.free_count())
         return True
