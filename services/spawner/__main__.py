@@ -1,7 +1,7 @@
 """``python -m services.spawner``: run the agent of node ``CAPYTALE_NODE`` until SIGTERM or SIGINT.
 
 The agent's shutdown is bounded: past :data:`SHUTDOWN_LIMIT` seconds after the signal, the stacks of its
-threads go to ``shutdown-stacks.txt`` in the node's run folder and the process exits.  Its zygote sees
+threads are added to ``shutdown-stacks.txt`` in the node's run folder and the process exits.  Its zygote sees
 its control channel close and ends, and with it the servers a ``make run`` started (they die with it).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main() -> None:
         sys.exit(f"spawner: {exc}")
     logs.configure("spawner", settings["LOG_LEVEL"])
     agent = Agent(settings)
-    stacks = (agent.node_dir.path / "shutdown-stacks.txt").open("w")
+    stacks = (agent.node_dir.path / "shutdown-stacks.txt").open("a")  # kept: the agent that restarts after one stuck
 
     def stop(_signum, _frame) -> None:
         if not agent.stopping.is_set():
