@@ -150,10 +150,12 @@ print(json.dumps({"children": len(children), "stopped_by": stopped_by}))
     assert seen["stopped_by"] == "BlockingIOError" and 0 < seen["children"] < PIDS, seen
     assert mallory.run_code(link, "print('encore là')").strip() == "encore là"
 
-    # a shell fork bomb that never ends by itself: held at the limit until the server is stopped
+    # a shell fork bomb that never ends by itself: held at the limit until the server is stopped. In a
+    # session of its own, so that closing the kernel that started it (run_code does) does not end it
     container = container_id(platform, link)
     refused_before = cgroups.fork_refusals(container)
-    mallory.run_code(link, "import subprocess; subprocess.Popen(['sh', '-c', 'b() { b | b & }; b'])")
+    mallory.run_code(link, "import subprocess\n"
+                           "subprocess.Popen(['sh', '-c', 'b() { b | b & }; b'], start_new_session=True)")
     counts = []
     for _ in range(30):
         counts.append(cgroups.process_count(container))
