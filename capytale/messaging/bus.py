@@ -57,6 +57,7 @@ class Bus(Link):
         self._channel = None
         self._ready = threading.Event()
         self._stopping = threading.Event()
+        self._wanted = threading.Event()  # someone waits on the link: the next attempt is made at once
         self._pending: dict[str, Future] = {}
         self._subscriptions: list[tuple[tuple[str, ...], Subscriber]] = []
         self._bound = 0  # how many of the subscriptions the current channel carries
@@ -70,16 +71,24 @@ class Bus(Link):
         with self._lock:
             if not self._threads:
                 self._threads = [
-                    threading.Thread(target=keep_connected, args=(self, self._stopping), name=f"bus-{self.name}",
-                                     daemon=True),
+                    threading.Thread(target=keep_connected, args=(self, self._stopping), kwargs={"wake": self._wanted},
+                                     name=f"bus-{self.name}", daemon=True),
                     threading.Thread(target=self._deliver_events, name=f"bus-{self.name}-events", daemon=True),
                 ]
                 for thread in self._threads:
                     thread.start()
         return self
 
+    @property
+    def ready(self) -> bool:
+        """Whether the link is up now."""
+        return self._ready.is_set()
+
     def wait_ready(self, timeout: float) -> bool:
+        """Whether the link is up within ``timeout``; while it is down, its next attempt is made at once."""
         self.start()
+        if not self._ready.is_set():
+            self._wanted.set()
         return self._ready.wait(timeout)
 
     def close(self) -> None:

@@ -21,7 +21,11 @@ rest, the same way for both:
   warning naming the reason; the same reason again, while the link is down,
   is logged at debug level only, and the link's return at info level;
 - ``stop`` is looked at between two polls and during the delays, so stopping
-  takes about :data:`POLL` seconds.
+  takes about :data:`POLL` seconds;
+- ``wake``, when given, cuts a delay short: someone is waiting on the link now (a
+  publish, a router that hears no node), so the next attempt is made at once
+  instead of up to 10 s after the broker came back, though never sooner than
+  :data:`WAKE_LEAST` after the previous one.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ log = logging.getLogger("capytale.messaging")
 HEARTBEAT = 30  # seconds; the broker closes a connection silent for about two of them
 POLL = 0.25  # seconds between two looks at ``stop`` (and the longest a poll blocks)
 STABLE = 10.0  # seconds a link must stay up before the next failure starts the delays over
+WAKE_LEAST = 0.5  # seconds between two attempts, at least, however often the link is woken
 
 CHANNEL_ERRORS = (pika.exceptions.AMQPChannelError,)
 CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, OSError)
@@ -115,7 +120,7 @@ def describe(exc: BaseException) -> str:
 
 def keep_connected(link: Link, stop: threading.Event, *, poll: float = POLL, delays: Delays = backoff_delays,
                    connect: Callable[[pika.ConnectionParameters], pika.BlockingConnection] = pika.BlockingConnection,
-                   stable: float = STABLE) -> None:
+                   stable: float = STABLE, wake: threading.Event | None = None) -> None:
     """Keep ``link`` open on a connection until ``stop`` is set (see the module's docstring)."""
     waits = delays()
     connection = None
@@ -129,6 +134,8 @@ def keep_connected(link: Link, stop: threading.Event, *, poll: float = POLL, del
                     _watch_blocking(connection, link.name)
                 link.open(connection)
                 up_since = time.monotonic()
+                if wake is not None:
+                    wake.clear()
                 if failure is not None:
                     log.info("%s: RabbitMQ link back (it was down: %s)", link.name, failure)
                     failure = None
@@ -162,10 +169,24 @@ def keep_connected(link: Link, stop: threading.Event, *, poll: float = POLL, del
             if up_since is not None and time.monotonic() - up_since >= stable:
                 waits = delays()  # it had been up for a while: this is a new outage
             up_since = None
-            stop.wait(next(waits))
+            _pause(next(waits), stop, wake)
     finally:
         link.down("stopping")
         _close_quietly(connection)
+
+
+def _pause(delay: float, stop: threading.Event, wake: threading.Event | None) -> None:
+    """Wait ``delay`` seconds, or until ``stop``; or, once :data:`WAKE_LEAST` has passed, until ``wake``."""
+    if wake is None or delay <= WAKE_LEAST:
+        stop.wait(delay)
+        return
+    deadline = time.monotonic() + delay
+    if stop.wait(WAKE_LEAST):
+        return
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or wake.wait(min(remaining, POLL)):
+            return
 
 
 def _report(name: str, text: str, reason: str, failure: str | None) -> str:

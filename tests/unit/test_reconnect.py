@@ -271,3 +271,29 @@ def test_a_bus_fails_the_calls_waiting_on_a_lost_channel_and_refuses_new_ones_un
     with pytest.raises(MessagingUnavailable, match="NOT_FOUND"):
         waiting.result(timeout=0)
     assert not bus._ready.is_set()
+
+
+def test_a_wake_cuts_a_long_delay_short_but_not_below_its_least():
+    """Someone waits on the link (a publish, a router hearing no node): the next attempt is made at once
+    rather than at the end of a delay grown during the outage, and no sooner than WAKE_LEAST."""
+    from capytale.messaging.reconnect import WAKE_LEAST
+
+    stop, wake = threading.Event(), threading.Event()
+    broker = FakeBroker(stop_after(1, stop), refusals=[OSError("refused")])
+    loop = threading.Thread(target=run, args=(FakeLink(), broker, stop, CountedDelays(60.0)), kwargs={"wake": wake})
+    began = time.monotonic()
+    loop.start()
+    wake.set()  # at once: the attempt still waits WAKE_LEAST
+    loop.join(10)
+    took = time.monotonic() - began
+    assert not loop.is_alive() and broker.attempts == 2, "connected on the attempt after the wake"
+    assert WAKE_LEAST * 0.9 <= took < WAKE_LEAST + 2, took
+    assert not wake.is_set(), "cleared once the link is up"
+
+
+def test_a_bus_waited_on_while_down_asks_for_its_next_attempt_at_once():
+    bus = Bus("amqp://guest:guest@127.0.0.1:9/%2F", "tests-wake", Topology("tests-wake"))
+    bus._threads = [threading.Thread()]  # not started: only what wait_ready asks of the loop is looked at
+    assert not bus.ready and not bus._wanted.is_set()
+    assert bus.wait_ready(0.01) is False
+    assert bus._wanted.is_set()
