@@ -69,10 +69,12 @@ class NodeBoard:
             best.placed_since += 1
             return best.node
 
-    def wait_for_live(self, timeout: float) -> bool:
+    def wait_for_live(self, timeout: float, node: int | None = None) -> bool:
+        """Wait until a node (``node``, if given) is live; whether one is."""
         deadline = time.monotonic() + timeout
         with self.changed:
-            while not any(time.monotonic() - s.seen_at <= self.silence for s in self.nodes.values()):
+            while not any(time.monotonic() - s.seen_at <= self.silence for s in self.nodes.values()
+                          if node is None or s.node == node):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -121,6 +123,12 @@ def place(user_key: str) -> int:
     placement = session.get(Placement, user_key)
     if placement is not None and nodes.is_live(placement.node):
         return placement.node
+    if not bus().ready:  # this process's own link is down: what it did not hear says nothing of the nodes
+        deadline = time.monotonic() + FIRST_HEARTBEAT_WAIT
+        if bus().wait_ready(FIRST_HEARTBEAT_WAIT):  # woken, it tries again at once
+            nodes.wait_for_live(max(0.0, deadline - time.monotonic()), None if placement is None else placement.node)
+        if placement is not None and nodes.is_live(placement.node):
+            return placement.node
     if not nodes.live():
         nodes.wait_for_live(FIRST_HEARTBEAT_WAIT)
     node = nodes.choose()
