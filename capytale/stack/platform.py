@@ -31,6 +31,7 @@ from capytale.stack.processes import Process, Supervisor, free_port, http_ready
 from capytale.stack.students_env import ensure_students_env
 from capytale.tokens import ensure_development_keys
 from services.spawner import mounts
+from services.spawner.backends.docker_pool import ready_slots
 
 REPO = Path(__file__).resolve().parents[2]
 # A node's proxy: configurable-http-proxy (node_modules/, make deps), with a keep-alive agent to the
@@ -240,7 +241,8 @@ class LocalPlatform:
         spawner = load("spawner", environ=self.base_env())
         wanted = spawner["DOCKER_POOL"] * self.config.nodes if spawner["SPAWNER_BACKEND"] == "docker" else 0
         deadline = time.monotonic() + timeout
-        while len(list((self.var_dir / "run").glob("*/pool/*/ready"))) < wanted:
+        nodes = [self.var_dir / "run" / str(node) for node in range(1, self.config.nodes + 1)]
+        while sum(len(ready_slots(node)) for node in nodes) < wanted:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.2)

@@ -55,7 +55,7 @@ from docker.types import LogConfig, Mount
 from capytale.containers import Limits, confined, remove
 from services.spawner import cgroups
 from services.spawner.backends.base import Backend
-from services.spawner.backends.docker_pool import ContainerPool, Slot
+from services.spawner.backends.docker_pool import POOL_FOLDER, ContainerPool, Slot
 from services.spawner.jupyter.container import (
     KEY_VARIABLE, REVOCATIONS_DIR, SOCKET_DIR, WORKSPACE, container_spec,
 )
@@ -101,7 +101,7 @@ class DockerBackend(Backend):
         self.warm_kernel = warm_kernel
         self.api_timeout = max(MIN_API_TIMEOUT, spawn_timeout)  # a start's call to the engine may take SPAWN_TIMEOUT
         self._client: docker.DockerClient | None = None
-        self.pool = ContainerPool(node_dir.path / "pool", pool_size, self.uid, self.gid, launch=self._launch_pooled,
+        self.pool = ContainerPool(node_dir.path / POOL_FOLDER, pool_size, self.uid, self.gid, launch=self._launch_pooled,
                                   discard=self._discard, running=self._running)
 
     @property

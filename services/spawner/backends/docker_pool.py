@@ -93,6 +93,18 @@ class Slot:
         return self.folder / "ready"
 
 
+
+POOL_FOLDER = "pool"  # a node's pool, <node>/pool/
+
+
+def ready_slots(node_folder: Path) -> list[Slot]:
+    """The slots of a node's pool whose container is ready to be given, as seen from outside its agent
+    (tests, ``make bench``): those with their :attr:`Slot.ready_file`."""
+    root = Path(node_folder) / POOL_FOLDER
+    folders = sorted(root.iterdir()) if root.is_dir() else []
+    return [slot for slot in (Slot(folder.name, folder) for folder in folders) if slot.ready_file.exists()]
+
+
 class ContainerPool:
     """Warm containers of one node. ``launch(slot)`` starts a pooled container for a new slot and
     returns its id; ``discard(container_id)`` removes one; ``running(container_id)`` says whether it

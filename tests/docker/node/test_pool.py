@@ -16,6 +16,7 @@ from capytale.tokens import ensure_development_keys
 from services.spawner import mounts, unixhttp
 from services.spawner.backends import make_backend
 from services.spawner.backends.docker import container_name
+from services.spawner.backends.docker_pool import ready_slots
 from services.spawner.state import NodeDir
 from tests.docker.conftest import MEMORY_MB, PIDS
 from tests.docker.node.test_restart import gone, open_server, read, save
@@ -137,12 +138,9 @@ def test_the_never_given_containers_are_removed_when_the_backend_closes(engine, 
 
 def free_pooled(engine, node) -> set[str]:
     """Ids of the node's warm containers ready for a student (in the agent's pool), not given yet."""
-    ready = set()
-    for container in engine.containers(TOPOLOGY.namespace, node=str(node.number)):
-        slot = node.run_dir / "pool" / container.labels.get("capytale.pool", "-")
-        if (slot / "ready").exists() and not (slot / "given.json").exists():
-            ready.add(container.id)
-    return ready
+    ready = {slot.id for slot in ready_slots(node.run_dir) if not slot.given_file.exists()}
+    return {container.id for container in engine.containers(TOPOLOGY.namespace, node=str(node.number))
+            if container.labels.get("capytale.pool") in ready}
 
 
 def test_a_new_agent_adopts_the_given_containers_and_rebuilds_the_pool(make_node, engine, command, student):
