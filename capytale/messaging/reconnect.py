@@ -176,7 +176,7 @@ def keep_connected(link: Link, stop: threading.Event, *, poll: float = POLL, del
 
 
 def _pause(delay: float, stop: threading.Event, wake: threading.Event | None) -> None:
-    """Wait ``delay`` seconds, or until ``stop``; or, once :data:`WAKE_LEAST` has passed, until ``wake``."""
+    """Wait ``delay`` seconds, or until ``stop``; or, once :data:`WAKE_LEAST` has passed, until ``wake`` (taken)."""
     if wake is None or delay <= WAKE_LEAST:
         stop.wait(delay)
         return
@@ -185,7 +185,10 @@ def _pause(delay: float, stop: threading.Event, wake: threading.Event | None) ->
         return
     while not stop.is_set():
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or wake.wait(min(remaining, POLL)):
+        if remaining <= 0:
+            return
+        if wake.wait(min(remaining, POLL)):
+            wake.clear()  # taken: if this attempt fails too, the delays go on unless someone waits again
             return
 
 

@@ -297,3 +297,20 @@ def test_a_bus_waited_on_while_down_asks_for_its_next_attempt_at_once():
     assert not bus.ready and not bus._wanted.is_set()
     assert bus.wait_ready(0.01) is False
     assert bus._wanted.is_set()
+
+
+def test_a_wake_is_taken_by_one_attempt_and_the_delays_go_on_after_it():
+    """A broker still away after the attempt a wake asked for: the next attempt waits its delay again."""
+    stop, wake = threading.Event(), threading.Event()
+    broker = FakeBroker(stop_after(1, stop), refusals=[OSError("refused")] * 2)
+    loop = threading.Thread(target=run, args=(FakeLink(), broker, stop, CountedDelays(60.0)), kwargs={"wake": wake})
+    loop.start()
+    wake.set()
+    wait_until_attempts = time.monotonic() + 5
+    while broker.attempts < 2 and time.monotonic() < wait_until_attempts:
+        time.sleep(0.01)
+    time.sleep(1.5)  # three times WAKE_LEAST: a wake left set would have made a third attempt by now
+    assert broker.attempts == 2 and not wake.is_set()
+    stop.set()
+    loop.join(5)
+    assert not loop.is_alive()
