@@ -123,14 +123,14 @@ def place(user_key: str) -> int:
     placement = session.get(Placement, user_key)
     if placement is not None and nodes.is_live(placement.node):
         return placement.node
+    deadline = time.monotonic() + FIRST_HEARTBEAT_WAIT  # one wait in all, for the link and a heartbeat
     if not bus().ready:  # this process's own link is down: what it did not hear says nothing of the nodes
-        deadline = time.monotonic() + FIRST_HEARTBEAT_WAIT
         if bus().wait_ready(FIRST_HEARTBEAT_WAIT):  # woken, it tries again at once
             nodes.wait_for_live(max(0.0, deadline - time.monotonic()), None if placement is None else placement.node)
         if placement is not None and nodes.is_live(placement.node):
             return placement.node
     if not nodes.live():
-        nodes.wait_for_live(FIRST_HEARTBEAT_WAIT)
+        nodes.wait_for_live(max(0.0, deadline - time.monotonic()))
     node = nodes.choose()
     if node is None:
         raise no_live_node()

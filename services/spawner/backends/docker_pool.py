@@ -93,7 +93,6 @@ class Slot:
         return self.folder / "ready"
 
 
-
 POOL_FOLDER = "pool"  # a node's pool, <node>/pool/
 
 
