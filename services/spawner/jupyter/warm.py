@@ -30,7 +30,12 @@ WARM_MODULES = (
     "notebook.app",
     "nbformat",
     "nbformat.validator",
+    "anyio._backends._asyncio",  # contents are read and written in anyio's worker threads
 )
+
+# The notebook format's minor versions a server validates against: a notebook is validated at the
+# version it was written in, and each version's schema compiles into its own validator (~80 ms).
+NOTEBOOK_MINORS = range(6)
 
 
 def warm() -> None:
@@ -39,8 +44,11 @@ def warm() -> None:
         importlib.import_module(name)
     import nbformat.validator
     from jupyter_client.provisioning import KernelProvisionerFactory
+    from jupyter_server.base.handlers import json_sys_info
 
-    nbformat.validator.get_validator(version=4, version_minor=5)  # compiles the notebook schema once
+    for minor in NOTEBOOK_MINORS:  # each schema compiled once, not in every server
+        nbformat.validator.get_validator(version=4, version_minor=minor)
     KernelProvisionerFactory.instance()  # scans the provisioner entry points once
+    json_sys_info()  # every page carries it; computing it runs git and uname
     gc.collect()
     gc.freeze()  # the garbage collector of a child never writes to these objects: their pages stay shared
