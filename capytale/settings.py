@@ -131,6 +131,7 @@ CATALOGUE: tuple[Setting, ...] = (
     Setting("STUDENTS_ENV", str, "", "Prefix of the students' environment whose kernels students' servers run (process backend; python -m capytale.stack.students_env makes it), and activities' local grading kernels. Containers have their own, in the image.", ("spawner", "activities")),
     Setting("AUTOSAVE_INTERVAL", int, 10, "Seconds between two autosaves of an open notebook (Notebook 7's own is 120): at most that much typing is lost when a server goes away.", ("spawner",)),
     Setting("WARM_KERNEL", bool, True, "Each student's server starts one kernel as it starts, which the first notebook opened takes: its first cell does not wait for a kernel to start. Costs one idle kernel's memory per server until then.", ("spawner",)),
+    Setting("KERNEL_ZYGOTE", bool, True, "Process backend: kernels are forked from one Python per node that has already imported ipykernel (a few hundredths of a CPU-second each, instead of about 0.4 for a cold start, and their pages shared). Off: every kernel is a Python started cold.", ("spawner",)),
     Setting("JUPYTER_EXTENSIONS", str, "notebook,jupyterlab_rise", "Comma-separated server extensions a student's server loads.", ("spawner",)),
     # --- spawner, docker backend ---------------------------------------------------
     Setting("DOCKER_URL", str, "", "Docker engine of the docker backend and of grading runs (empty: DOCKER_HOST, else the local socket).", ("spawner", "activities")),

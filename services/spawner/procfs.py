@@ -13,14 +13,24 @@ PROC = Path("/proc")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of ``/proc/<pid>/stat`` after the command name, or None when the process is gone."""
+# A kernel forked by the kernels' zygote is named after the server it serves (services/spawner/kernel_zygote.py)
+FORKED_KERNEL_NAME = "kernel-"
+
+
+def _stat(pid: int) -> tuple[str, list[str]] | None:
+    """The command name in ``/proc/<pid>/stat`` and the fields after it, or None when the process is gone."""
     try:
         raw = (PROC / str(pid) / "stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # the command name is in parentheses and may itself hold spaces or parentheses
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` after the command name, or None when the process is gone."""
+    found = _stat(pid)
+    return None if found is None else found[1]
 
 
 def _boot_time() -> float:
@@ -61,18 +71,24 @@ def parent_pid(pid: int) -> int | None:
 
 
 def children_map() -> dict[int, list[int]]:
-    """Parent pid → its children's pids, for every process now."""
+    """Parent pid → its children's pids, for every process now; a kernel forked for a server by the
+    kernels' zygote counts as that server's child too (its name says which: ``kernel-<server pid>``)."""
     children: dict[int, list[int]] = {}
     for entry in PROC.iterdir():
         if entry.name.isdigit():
-            parent = parent_pid(int(entry.name))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry.name))
+            found = _stat(int(entry.name))
+            if found is None:
+                continue
+            name, fields = found
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            served = name[len(FORKED_KERNEL_NAME):] if name.startswith(FORKED_KERNEL_NAME) else ""
+            if served.isdigit():
+                children.setdefault(int(served), []).append(int(entry.name))
     return children
 
 
 def descendants(pid: int, children: dict[int, list[int]] | None = None) -> list[int]:
-    """Every living process below ``pid`` (its kernels, their children…), nearest first.
+    """Every living process below ``pid`` (its kernels, forked ones too, their children…), nearest first.
 
     ``children`` (from :func:`children_map`) saves reading ``/proc`` again when asking for many pids.
     """
@@ -80,8 +96,9 @@ def descendants(pid: int, children: dict[int, list[int]] | None = None) -> list[
     found, queue = [], list(children.get(pid, []))
     while queue:
         child = queue.pop(0)
-        found.append(child)
-        queue.extend(children.get(child, []))
+        if child not in found and child != pid:
+            found.append(child)
+            queue.extend(children.get(child, []))
     return found
 
 

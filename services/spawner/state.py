@@ -120,6 +120,17 @@ class NodeDir:
         read-only), and nothing else."""
         return self.path / "revocations"
 
+    def kernel_zygote_socket(self) -> Path:
+        """``<node>/kernel-zygote.sock``: where the node's servers ask for forked kernels (process backend)."""
+        path = self.path / "kernel-zygote.sock"
+        if len(os.fsencode(path)) > SUN_PATH_MAX:
+            raise ValueError(f"socket path too long for a Unix socket ({len(os.fsencode(path))} bytes): {path}")
+        return path
+
+    def kernel_zygote_home(self) -> Path:
+        """``<node>/kernel-zygote/``: the kernels' zygote's HOME, empty (its imports find no student's files)."""
+        return self.path / "kernel-zygote"
+
     def runtime_dir(self, user_key: str) -> Path:
         return self.path / "runtime" / check_user_key(user_key)
 

@@ -21,6 +21,7 @@ def make_backend(settings: Settings, node_dir: NodeDir) -> Backend:
             spawn_timeout=settings["SPAWN_TIMEOUT"], log_level=settings["LOG_LEVEL"],
             secure_cookies=settings["NOTEBOOK_URL"].startswith("https:"), autosave_interval=settings["AUTOSAVE_INTERVAL"],
             stop_servers_on_exit=settings["STOP_SERVERS_ON_EXIT"], warm_kernel=settings["WARM_KERNEL"],
+            kernel_zygote=settings["KERNEL_ZYGOTE"],
         )
     if name == "docker":
         from capytale.containers import Limits, student_user

@@ -35,23 +35,28 @@ log = logging.getLogger("capytale.spawner")
 # What a server's environment keeps from the agent's: locale, time zone, where programs are.
 PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV")
 ZYGOTE_START_TIMEOUT = 60.0
+DEFAULT_KERNEL = "python3"  # the kernelspec the kernels' zygote imitates
 
 
 class ZygoteError(RuntimeError):
     """The zygote could not be started, or could not fork a server."""
 
 
-class ZygoteClient:
-    """The agent's end of the zygote: starts it, sends it spawn requests one at a time."""
+class WarmProcess:
+    """A process started with one end of a socket pair, which greets on it once ready and ends when the
+    agent closes it (or dies: the kernel closes a dead process's sockets)."""
 
-    def __init__(self, log_level: str = "INFO", servers_die_with_it: bool = False):
-        self.log_level = log_level
-        self.servers_die_with_it = servers_die_with_it
+    name = "zygote"
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
         self._reader = None
-        self._next_id = 0
+
+    def command(self, control_fd: int) -> tuple[list[str], dict[str, str]]:
+        """Its command line and environment."""
+        raise NotImplementedError
 
     def start(self) -> None:
         with self._lock:
@@ -59,52 +64,34 @@ class ZygoteClient:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair()
-        env = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
-        argv = [sys.executable, "-s", "-m", "services.spawner.zygote",
-                "--control-fd", str(theirs.fileno()), "--log-level", self.log_level]
-        if self.servers_die_with_it:
-            argv.append("--servers-die-with-it")
+        argv, env = self.command(theirs.fileno())
         self._process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),))
         theirs.close()
         ours.settimeout(ZYGOTE_START_TIMEOUT)
         self._control, self._reader = ours, ours.makefile("rb")
         hello = self._read_line()
         if not hello.get("ready"):
-            raise ZygoteError(f"unexpected greeting from the zygote: {hello}")
-        log.info("zygote %d ready", self._process.pid)
+            raise ZygoteError(f"unexpected greeting from the {self.name}: {hello}")
+        log.info("%s %d ready", self.name, self._process.pid)
 
-    def spawn(self, spec: ServerSpec, timeout: float) -> int:
-        """Fork a server for ``spec``; its pid.  Restarts a zygote that died."""
-        with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                if self._process is not None:
-                    log.warning("zygote %d died (code %s): starting another", self._process.pid,
-                                self._process.returncode)
-                self._close()
-                self._start()
-            self._next_id += 1
-            request = {"id": self._next_id, "spawn": spec.to_json()}
-            assert self._control is not None
-            self._control.settimeout(timeout)
-            try:
-                self._control.sendall(json.dumps(request).encode() + b"\n")
-                reply = self._read_line()
-            except OSError as exc:
-                self._close()
-                raise ZygoteError(f"lost the zygote while spawning {spec.user_key}: {exc}") from exc
-        if reply.get("id") != request["id"] or "pid" not in reply:
-            raise ZygoteError(reply.get("error") or f"unexpected reply from the zygote: {reply}")
-        return int(reply["pid"])
+    def _ensure_running(self) -> None:
+        """(Holding the lock) start it again if it died."""
+        if self._process is None or self._process.poll() is not None:
+            if self._process is not None:
+                log.warning("%s %d died (code %s): starting another", self.name, self._process.pid,
+                            self._process.returncode)
+            self._close()
+            self._start()
 
     def _read_line(self) -> dict:
         line = self._reader.readline()
         if not line:
             code = None if self._process is None else self._process.poll()
-            raise ZygoteError(f"the zygote closed its control channel (exit code {code})")
+            raise ZygoteError(f"the {self.name} closed its control channel (exit code {code})")
         return json.loads(line)
 
     def close(self) -> None:
-        """Close the control channel: the zygote exits, the servers keep running."""
+        """Close the control channel: the process exits, what it forked keeps running."""
         with self._lock:
             self._close()
 
@@ -122,12 +109,87 @@ class ZygoteClient:
         self._process = None
 
 
+def _passed_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
+
+
+class ZygoteClient(WarmProcess):
+    """The agent's end of the servers' zygote: starts it, sends it spawn requests one at a time."""
+
+    def __init__(self, log_level: str = "INFO", servers_die_with_it: bool = False):
+        super().__init__()
+        self.log_level = log_level
+        self.servers_die_with_it = servers_die_with_it
+        self._next_id = 0
+
+    def command(self, control_fd: int) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, "-s", "-m", "services.spawner.zygote",
+                "--control-fd", str(control_fd), "--log-level", self.log_level]
+        if self.servers_die_with_it:
+            argv.append("--servers-die-with-it")
+        return argv, _passed_environment()
+
+    def spawn(self, spec: ServerSpec, timeout: float) -> int:
+        """Fork a server for ``spec``; its pid.  Restarts a zygote that died."""
+        with self._lock:
+            self._ensure_running()
+            self._next_id += 1
+            request = {"id": self._next_id, "spawn": spec.to_json()}
+            assert self._control is not None
+            self._control.settimeout(timeout)
+            try:
+                self._control.sendall(json.dumps(request).encode() + b"\n")
+                reply = self._read_line()
+            except OSError as exc:
+                self._close()
+                raise ZygoteError(f"lost the zygote while spawning {spec.user_key}: {exc}") from exc
+        if reply.get("id") != request["id"] or "pid" not in reply:
+            raise ZygoteError(reply.get("error") or f"unexpected reply from the zygote: {reply}")
+        return int(reply["pid"])
+
+
+# A Python kernelspec the kernels' zygote can imitate: <interpreter and its flags> -m ipykernel_launcher -f …
+IPYKERNEL_LAUNCHER = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+class KernelZygoteClient(WarmProcess):
+    """The node's kernels' zygote (:mod:`services.spawner.kernel_zygote`), in the students' environment,
+    imitating its Python kernelspec; servers ask it for kernels on ``socket_path`` themselves."""
+
+    name = "kernels' zygote"
+
+    def __init__(self, kernel_spec: Path, socket_path: Path, home: Path):
+        super().__init__()
+        spec = json.loads(Path(kernel_spec).read_text())
+        argv = spec.get("argv", [])
+        if argv[-len(IPYKERNEL_LAUNCHER):] != IPYKERNEL_LAUNCHER:
+            raise ZygoteError(f"{kernel_spec}: not an ipykernel_launcher kernelspec")
+        self.argv_prefix = argv[:-len(IPYKERNEL_LAUNCHER)]
+        self.kernel_env = {name: str(value) for name, value in spec.get("env", {}).items()}
+        self.socket_path = Path(socket_path)
+        self.home = Path(home)
+
+    def command(self, control_fd: int) -> tuple[list[str], dict[str, str]]:
+        from services.spawner import kernel_zygote
+        from services.spawner.jupyter.priority import STUDENTS_NICE
+
+        self.home.mkdir(mode=0o700, exist_ok=True)
+        argv = [*self.argv_prefix, kernel_zygote.__file__, "--control-fd", str(control_fd),
+                "--socket", str(self.socket_path), "--argv-prefix", json.dumps(self.argv_prefix),
+                "--nice", str(STUDENTS_NICE)]
+        return argv, {**_passed_environment(), "HOME": str(self.home), **self.kernel_env}
+
+    def ensure_running(self) -> None:
+        with self._lock:
+            self._ensure_running()
+
+
 class ProcessBackend(Backend):
     """Local processes forked by a zygote; state files are how servers are found again."""
 
     def __init__(self, node_dir: NodeDir, grant_public_key: Path, extensions: tuple[str, ...], students_env: Path,
                  spawn_timeout: float, secure_cookies: bool = False, autosave_interval: int = 10, log_level: str = "INFO",
-                 stop_servers_on_exit: bool = False, warm_kernel: bool = True):
+                 stop_servers_on_exit: bool = False, warm_kernel: bool = True, kernel_zygote: bool = True):
         self.node_dir = node_dir
         self.students_env = Path(students_env).resolve()
         self.grant_public_key = Path(grant_public_key).resolve()
@@ -137,6 +199,8 @@ class ProcessBackend(Backend):
         self.warm_kernel = warm_kernel
         self.spawn_timeout = spawn_timeout
         self.zygote = ZygoteClient(log_level, servers_die_with_it=stop_servers_on_exit)
+        self.kernel_zygote: KernelZygoteClient | None = None
+        self.use_kernel_zygote = kernel_zygote
 
     def start(self, user_key: str, root_dir: Path, base_url: str, instance: str, lab: bool = False) -> ServerHandle:
         socket_path = self.node_dir.socket_path(user_key)  # <node>/<key>.sock
@@ -148,6 +212,7 @@ class ProcessBackend(Backend):
             grant_public_key=str(self.grant_public_key), extensions=extensions, students_env=str(self.students_env),
             secure_cookies=self.secure_cookies, autosave_interval=self.autosave_interval, instance=instance,
             revocations_file=str(self.node_dir.revocations_dir() / REVOKED_FILE), warm_kernel=self.warm_kernel,
+            kernel_zygote=self._kernel_zygote_socket(),
         )
         started_at = time.time()
         pid = self.zygote.spawn(spec, timeout=self.spawn_timeout)
@@ -198,9 +263,31 @@ class ProcessBackend(Backend):
             raise RuntimeError(f"no students' environment at {self.students_env} (no {kernels}): "
                                "python -m capytale.stack.students_env makes one (make deps does)")
         self.zygote.start()
+        if self.use_kernel_zygote:
+            try:
+                self.kernel_zygote = KernelZygoteClient(kernels / DEFAULT_KERNEL / "kernel.json",
+                                                        self.node_dir.kernel_zygote_socket(),
+                                                        self.node_dir.kernel_zygote_home())
+                self.kernel_zygote.start()
+            except (OSError, ValueError, ZygoteError) as error:
+                log.warning("no kernels' zygote (%s): every kernel starts cold", error)
+                self.kernel_zygote = None
+
+    def _kernel_zygote_socket(self) -> str:
+        """The kernels' zygote's socket for a new server ("" without one: its kernels start cold)."""
+        if self.kernel_zygote is None:
+            return ""
+        try:
+            self.kernel_zygote.ensure_running()
+        except (OSError, ZygoteError) as error:
+            log.warning("the kernels' zygote does not start again (%s): this server's kernels start cold", error)
+            return ""
+        return str(self.kernel_zygote.socket_path)
 
     def close(self) -> None:
         self.zygote.close()
+        if self.kernel_zygote is not None:
+            self.kernel_zygote.close()
 
     def _wait_gone(self, handle: ServerHandle, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

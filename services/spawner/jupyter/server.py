@@ -38,7 +38,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
-from services.spawner.jupyter import prelaunch, priority
+from services.spawner.jupyter import forked_kernel, prelaunch, priority
 from services.spawner.jupyter.contents import StudentsContents
 from services.spawner.jupyter.identity import GrantIdentityProvider
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir
@@ -199,8 +199,11 @@ class StudentsKernels(AsyncMappingKernelManager):
 class StudentsKernelManager(ServerKernelManager):
     """Jupyter server's kernel manager (which keeps its kernel's state and activity), adopting the kernel
     :mod:`.prelaunch` started ahead for its connection file instead of launching one (the first start
-    only: a restart launches anew)."""
+    only), else asking the node's kernels' zygote to fork the kernel (``kernel_zygote``,
+    :mod:`.forked_kernel`), else launching it as Jupyter does: a kernelspec the zygote does not imitate,
+    or a zygote that does not answer (the log says why), costs a cold start, never a failure."""
 
+    kernel_zygote = Unicode("", config=True, help="socket of the node's kernels' zygote ('' for none)")
     _adopted: prelaunch.Prelaunched | None = None
 
     async def _async_pre_start_kernel(self, **kw: Any):
@@ -212,16 +215,54 @@ class StudentsKernelManager(ServerKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         adopted, self._adopted = self._adopted, None
-        if adopted is None:
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-            priority.yield_cpu(self.provisioner.pid)
+        if adopted is not None:
+            self._took(adopted.process, os.getpgid(adopted.process.pid), kw.get("cwd"))
+            self.log.info("Kernel %s: the kernel started ahead, adopted (pid %d)", self.kernel_id, adopted.process.pid)
             return
+        forked = await self._fork(kernel_cmd, kw)
+        if forked is not None:
+            self._took(forked, forked.pid, kw.get("cwd"))  # its own session: its group is its pid
+            await self._until_bound(forked)
+            self.log.info("Kernel %s: forked by the kernels' zygote (pid %d)", self.kernel_id, forked.pid)
+            return
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        priority.yield_cpu(self.provisioner.pid)
+
+    async def _fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> forked_kernel.ForkedKernel | None:
+        if not self.kernel_zygote:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                None, forked_kernel.fork, self.kernel_zygote, kernel_cmd, kw.get("env") or os.environ, kw.get("cwd"))
+        except forked_kernel.Refused:
+            return None  # another kernelspec's kernel
+        except Exception as error:  # noqa: BLE001 - a kernel started cold is the answer
+            self.log.warning("Kernel %s: the kernels' zygote did not fork it (%s): starting it cold", self.kernel_id, error)
+            return None
+
+    async def _until_bound(self, kernel: forked_kernel.ForkedKernel, timeout: float = 2.0) -> None:
+        """Wait (a few hundredths of a second) until the forked kernel has bound its sockets: connected
+        before, each of the server's channels would wait for ZeroMQ's next reconnection, and a status
+        the kernel sends meanwhile, which the server's activity tracker and a notebook's first cell
+        wait for, would be lost to them."""
+        info = self.get_connection_info()
+        if info.get("transport") != "ipc":
+            return
+        sockets = [Path(f"{info['ip']}-{info[name]}") for name in
+                   ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not all(path.exists() for path in sockets) and kernel.poll() is None:
+            if asyncio.get_running_loop().time() > deadline:
+                self.log.warning("Kernel %s: not bound after %.0f s", self.kernel_id, timeout)
+                return
+            await asyncio.sleep(0.005)
+
+    def _took(self, process: Any, pgid: int, cwd: str | None) -> None:
+        """The provisioner holds ``process``, a kernel started otherwise than by its ``launch_kernel``."""
         provisioner = self.provisioner
-        provisioner.process, provisioner.pid = adopted.process, adopted.process.pid
-        provisioner.pgid = os.getpgid(adopted.process.pid)
-        provisioner.cwd = kw.get("cwd")
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, pgid
+        provisioner.cwd = cwd
         self._reconcile_connection_info(provisioner.connection_info)
-        self.log.info("Kernel %s: the kernel started ahead, adopted (pid %d)", self.kernel_id, adopted.process.pid)
 
 
 # Extensions a server loads through a module of the platform's, which says what it changes.
@@ -335,6 +376,7 @@ def server_config(spec: ServerSpec, as_root: bool, kernel_sockets: Path) -> Conf
     config.StudentsKernels.sockets_dir = str(kernel_sockets)
     config.StudentsKernels.kernel_manager_class = f"{StudentsKernelManager.__module__}.StudentsKernelManager"
     config.StudentsKernels.warm_kernel = spec.warm_kernel
+    config.StudentsKernelManager.kernel_zygote = spec.kernel_zygote
     config.JupyterNotebookApp.app_settings_dir = str(lab_settings_dir(spec))
     config.LabApp.app_settings_dir = str(lab_settings_dir(spec))  # a teacher's JupyterLab: the same defaults
     return config

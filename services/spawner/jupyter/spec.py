@@ -26,6 +26,7 @@ class ServerSpec:
     autosave_interval: int = 10  # seconds between two autosaves of an open notebook
     revocations_file: str = ""  # the node's list of ended sessions (jupyter/revoked.py), read-only to the server
     warm_kernel: bool = True  # one kernel started with the server, for the first notebook (jupyter/server.py)
+    kernel_zygote: str = ""  # socket of the node's kernels' zygote (process backend), "" for none
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
