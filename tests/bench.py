@@ -334,8 +334,8 @@ def run(students: int, class_size: int, output: Path, backend: Backend) -> dict:
             "environment_size_mib": backend.sizes(),
             "platform_mib": platform_memory(local),
         }
-    output.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    print_results(results, output)
+        output.write_text(json.dumps(results, indent=2, ensure_ascii=False))  # before the platform stops
+        print_results(results, output)
     return results
 
 

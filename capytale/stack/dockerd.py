@@ -98,14 +98,16 @@ def _stop(process: subprocess.Popen) -> None:
 def remove_containers(url: str, namespace: str) -> list[str]:
     """Remove (forcefully) every container of the platform ``namespace`` on the engine at ``url``; their names.
 
-    All at once: each removal waits on its container's end (a second or so), not on the others'."""
+    All at once: each removal waits on its container's end (a second or so), not on the others'. Listed
+    without inspecting each (``sparse``): with seventy containers ending at once, one inspection among
+    seventy had waited on the engine for more than a minute."""
     import docker
 
     client = docker.DockerClient(base_url=url or os.environ.get("DOCKER_HOST") or DEFAULT_URL, timeout=60)
     try:
-        found = client.containers.list(all=True, filters={"label": f"capytale.namespace={namespace}"})
+        found = client.containers.list(all=True, sparse=True, filters={"label": f"capytale.namespace={namespace}"})
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(remove, found))
-        return [container.name for container in found]
+        return [container.attrs["Names"][0].lstrip("/") for container in found]
     finally:
         client.close()
