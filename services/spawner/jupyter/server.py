@@ -38,7 +38,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
-from services.spawner.jupyter import forked_kernel, prelaunch, priority
+from services.spawner.jupyter import forked_kernel, prelaunch, priority, warm
 from services.spawner.jupyter.contents import StudentsContents
 from services.spawner.jupyter.identity import GrantIdentityProvider
 from services.spawner.jupyter.spec import ServerSpec, kernels_dir
@@ -398,6 +398,7 @@ def run(spec: ServerSpec, kernel_sockets: Path | None = None) -> None:
     try:
         app = ServerApp.instance(config=server_config(spec, as_root, kernel_sockets))
         app.initialize(argv=[])
+        warm.release_free_memory()
         app.start()
     finally:
         shutil.rmtree(kernel_sockets, ignore_errors=True)
