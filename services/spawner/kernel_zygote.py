@@ -7,7 +7,9 @@ process imports them once, with the interpreter and flags of the environment's P
 hundredths of a second and shares those pages with every other one.
 
 It runs under the students' environment's interpreter, which has none of the platform's modules:
-it uses the standard library and what that environment holds, nothing else. The process backend
+it uses the standard library, what that environment holds, and two modules of the platform's that
+need nothing more (:mod:`.forking`, :mod:`.jupyter.priority`), loaded by their paths without
+entering ``sys.modules`` (a student's ``import services`` finds nothing). The process backend
 starts one per node (``<python> <flags> kernel_zygote.py --control-fd N --socket PATH …``) and
 names the socket in each server's spec; a server asks it for a kernel
 (:mod:`services.spawner.jupyter.forked_kernel`) on a connection of its own, one JSON line::
@@ -50,6 +52,19 @@ import struct
 import threading
 import traceback
 
+
+def _load(relative_path: str):
+    """A module of the platform's that imports only the standard library, from its file beside this one."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), relative_path)
+    spec = importlib.util.spec_from_file_location(f"_capytale_{os.path.basename(path)[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+forking = _load("forking.py")
+priority = _load(os.path.join("jupyter", "priority.py"))
+
 # What a kernel imports to start and to answer its first cell, in the order it does
 PRELOADED = (
     "ipykernel.kernelapp",
@@ -77,27 +92,21 @@ class Refused(Exception):
 
 
 class KernelZygote:
-    def __init__(self, control: socket.socket, listener: socket.socket, argv_prefix: list, nice: int):
+    def __init__(self, control: socket.socket, listener: socket.socket, argv_prefix: list):
         self.control = control
         self.listener = listener
         self.argv_prefix = argv_prefix
-        self.nice = nice
-        self.children = set()
-        self._wakeup_read, self._wakeup_write = os.pipe()
-        os.set_blocking(self._wakeup_read, False)
-        os.set_blocking(self._wakeup_write, False)
         self._selector = selectors.DefaultSelector()
+        self.children = forking.Children(self._selector)
 
     def serve(self) -> None:
-        signal.set_wakeup_fd(self._wakeup_write)
-        signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)  # a handler, so the wakeup fd is written
-        for watched in (self.control, self.listener, self._wakeup_read):
+        self.children.watch()
+        for watched in (self.control, self.listener):
             self._selector.register(watched, selectors.EVENT_READ)
         while True:
             for key, _events in self._selector.select():
-                if key.fileobj == self._wakeup_read:
-                    self._drain_wakeups()
-                    self.reap()
+                if self.children.woke(key):
+                    self.children.reap()
                 elif key.fileobj == self.control:
                     if not self.control.recv(4096):
                         return  # the agent is gone
@@ -151,24 +160,19 @@ class KernelZygote:
             connection.close()
             self._become_kernel(argv[-1], env, cwd or os.getcwd(), fds, server, server_pid)
         os.close(server)
-        self.children.add(pid)
+        self.children.pids.add(pid)
         return pid
 
     def _become_kernel(self, connection_file, env, cwd, fds, server, server_pid) -> None:
         """In the child: what ``python <flags> -m ipykernel_launcher -f <connection_file>`` would have been."""
         code = 1
         try:
-            signal.set_wakeup_fd(-1)
-            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, signal.SIG_DFL)
-            self._selector.close()
+            self.children.leave_behind()
             for closable in (self.control, self.listener):
                 closable.close()
-            os.close(self._wakeup_read)
-            os.close(self._wakeup_write)
             os.setsid()
-            _yield_cpu(self.nice)
-            _name_process(f"kernel-{server_pid}")
+            priority.yield_cpu()
+            forking.name_process(f"kernel-{server_pid}")
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(fds[0], 1)
@@ -192,23 +196,6 @@ class KernelZygote:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-
-    def reap(self) -> None:
-        while True:
-            try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.children.discard(pid)
-
-    def _drain_wakeups(self) -> None:
-        try:
-            while os.read(self._wakeup_read, 512):
-                pass
-        except BlockingIOError:
-            pass
 
 
 def _run_kernel(server: int, argv: list, server_pid: int) -> int:
@@ -259,28 +246,6 @@ def _receive(connection: socket.socket):
         raise
 
 
-def _yield_cpu(nice: int) -> None:
-    """The students' priority, for this process and its session (see services.spawner.jupyter.priority)."""
-    try:
-        if os.getpriority(os.PRIO_PROCESS, 0) < nice:
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
-    except OSError:
-        pass
-    try:
-        with open("/proc/self/autogroup", "w") as autogroup:
-            autogroup.write(str(nice))
-    except OSError:
-        pass
-
-
-def _name_process(name: str) -> None:
-    try:
-        with open("/proc/self/comm", "w") as comm:
-            comm.write(name[:15])
-    except OSError:
-        pass
-
-
 def preload() -> None:
     """Import what every kernel imports, so that children start with it."""
     import gc
@@ -297,7 +262,6 @@ def main(argv=None) -> None:
     parser.add_argument("--socket", required=True, help="path of the socket servers ask for kernels on")
     parser.add_argument("--argv-prefix", required=True,
                         help="JSON: the kernelspec's command before '-m ipykernel_launcher -f …'")
-    parser.add_argument("--nice", type=int, default=10, help="the students' priority, given to each kernel")
     args = parser.parse_args(argv)
     control = socket.socket(fileno=args.control_fd)
     preload()
@@ -315,7 +279,7 @@ def main(argv=None) -> None:
     listener.setblocking(False)
     control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
     try:
-        KernelZygote(control, listener, json.loads(args.argv_prefix), args.nice).serve()
+        KernelZygote(control, listener, json.loads(args.argv_prefix)).serve()
     except KeyboardInterrupt:
         pass
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from capytale import logs, parent_death
+from services.spawner import forking
 from services.spawner.jupyter import priority, server
 from services.spawner.jupyter.warm import warm
 from services.spawner.jupyter.spec import ServerSpec
@@ -49,29 +50,23 @@ class Zygote:
         self.servers_die_with_it = servers_die_with_it
         self.pid = os.getpid()
         self.base_env = dict(os.environ)
-        self.children: set[int] = set()
-        self._wakeup_read, self._wakeup_write = os.pipe()
-        os.set_blocking(self._wakeup_read, False)
-        os.set_blocking(self._wakeup_write, False)
         self._selector = selectors.DefaultSelector()
+        self.children = forking.Children(self._selector)
 
     def serve(self) -> None:
         """Serve until the control socket closes."""
-        signal.set_wakeup_fd(self._wakeup_write)
-        signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)  # a handler, so the wakeup fd is written
+        self.children.watch()
         self._selector.register(self.control, selectors.EVENT_READ)
-        self._selector.register(self._wakeup_read, selectors.EVENT_READ)
         pending = b""
         while True:
             for key, _events in self._selector.select():
-                if key.fileobj == self._wakeup_read:
-                    self._drain_wakeups()
+                if self.children.woke(key):
                     self.reap()
                     continue
                 data = self.control.recv(65536)
                 if not data:
                     self.reap()
-                    log.info("control channel closed: exiting, %d server(s) %s", len(self.children),
+                    log.info("control channel closed: exiting, %d server(s) %s", len(self.children.pids),
                              "stop with it" if self.servers_die_with_it else "keep running")
                     return
                 pending += data
@@ -99,7 +94,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             self._become_server(spec)
-        self.children.add(pid)
+        self.children.pids.add(pid)
         log.info("forked server %d for %s", pid, spec.user_key)
         return pid
 
@@ -109,16 +104,11 @@ class Zygote:
         try:
             if self.servers_die_with_it:  # first: the zygote may end any time (this is its only thread)
                 parent_death.die_with_parent(signal.SIGTERM, self.pid)
-            signal.set_wakeup_fd(-1)
-            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, signal.SIG_DFL)
-            self._selector.close()
+            self.children.leave_behind()
             self.control.close()
-            os.close(self._wakeup_read)
-            os.close(self._wakeup_write)
             os.setsid()
             priority.yield_cpu()
-            _name_process(f"jupyter-{spec.user_key}")
+            forking.name_process(f"jupyter-{spec.user_key}")
             _redirect_output(spec.log_path)
             os.environ.clear()
             os.environ.update(server.environment(spec, self.base_env))
@@ -135,30 +125,8 @@ class Zygote:
             os._exit(code)
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.children.discard(pid)
+        for pid, status in self.children.reap():
             log.info("server %d exited (%s)", pid, _describe(status))
-
-    def _drain_wakeups(self) -> None:
-        try:
-            while os.read(self._wakeup_read, 512):
-                pass
-        except BlockingIOError:
-            pass
-
-
-def _name_process(name: str) -> None:
-    """The name ``ps -o comm`` and ``top`` show (the command line stays the zygote's)."""
-    try:
-        Path("/proc/self/comm").write_text(name[:15])
-    except OSError:
-        pass
 
 
 def _redirect_output(log_path: str) -> None:

@@ -171,12 +171,10 @@ class KernelZygoteClient(WarmProcess):
 
     def command(self, control_fd: int) -> tuple[list[str], dict[str, str]]:
         from services.spawner import kernel_zygote
-        from services.spawner.jupyter.priority import STUDENTS_NICE
 
         self.home.mkdir(mode=0o700, exist_ok=True)
         argv = [*self.argv_prefix, kernel_zygote.__file__, "--control-fd", str(control_fd),
-                "--socket", str(self.socket_path), "--argv-prefix", json.dumps(self.argv_prefix),
-                "--nice", str(STUDENTS_NICE)]
+                "--socket", str(self.socket_path), "--argv-prefix", json.dumps(self.argv_prefix)]
         return argv, {**_passed_environment(), "HOME": str(self.home), **self.kernel_env}
 
     def ensure_running(self) -> None:
