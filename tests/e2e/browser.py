@@ -135,6 +135,11 @@ class Browser:
         with self.kernel(link) as kernel:
             return kernel.execute(code, timeout).printed
 
+    def restart_kernel(self, link: NotebookLink, kernel_id: str, timeout: float = 60.0):
+        """The page's "restart the kernel" button: the server's answer."""
+        return self.http.post(self.url(f"{link.prefix}api/kernels/{kernel_id}/restart"), headers=self._xsrf(link),
+                              timeout=timeout)
+
     def kernel(self, link: NotebookLink, name: str = "python3", notebook_path: str | None = None,
                timeout: float = 60.0) -> "Kernel":
         """A kernel of the student's server, reached as Notebook 7 does: a session for the notebook

@@ -79,8 +79,7 @@ def test_a_restart_forks_a_new_kernel_that_forgot_everything(node, command, stud
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         first, _, _ = where_and_who(kernel)
         kernel.execute("avant = 1")
-        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
-                                      headers=browser._xsrf(link), timeout=60)
+        restarted = browser.restart_kernel(link, warm)
         assert restarted.status_code == 200, restarted.text
     with browser.kernel(link, notebook_path=NOTEBOOK) as again:
         pid, cwd, _ = where_and_who(again)
@@ -132,8 +131,7 @@ def test_without_its_kernels_zygote_a_server_starts_its_kernels_cold(make_node, 
         pid, _, _ = where_and_who(kernel)
         assert procfs.parent_pid(pid) == zygote_of(node) != first_zygote, "a new zygote for the next server"
         kill_pid(zygote_of(node))  # and now none: a restart of the kernel launches it the usual way
-        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
-                                      headers=browser._xsrf(link), timeout=60)
+        restarted = browser.restart_kernel(link, warm)
         assert restarted.status_code == 200, restarted.text
     with browser.kernel(link, notebook_path=NOTEBOOK) as again:
         pid, _, _ = where_and_who(again)

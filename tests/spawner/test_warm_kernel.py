@@ -97,8 +97,7 @@ def test_a_restart_of_the_warm_kernel_starts_it_again_in_the_notebooks_folder(no
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         first, _, _ = where_and_who(kernel)
         kernel.execute("avant = 1")
-        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
-                                      headers=browser._xsrf(link), timeout=60)
+        restarted = browser.restart_kernel(link, warm)
         assert restarted.status_code == 200, restarted.text
         with browser.kernel(link, notebook_path=NOTEBOOK) as again:  # the page reconnects after a restart
             assert again.id == warm
@@ -133,8 +132,7 @@ def test_a_students_server_and_kernels_yield_the_cpu_to_the_platform(node, comma
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         first, _, _ = where_and_who(kernel)
         assert priorities(first) == students, "the warm kernel"
-        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
-                                      headers=browser._xsrf(link), timeout=60)
+        restarted = browser.restart_kernel(link, warm)
         assert restarted.status_code == 200, restarted.text
     with browser.kernel(link, notebook_path=NOTEBOOK) as again:
         pid, _, _ = where_and_who(again)

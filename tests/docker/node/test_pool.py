@@ -189,8 +189,7 @@ def test_a_warm_containers_first_kernel_ran_before_its_student_came_and_restarts
         pid, cwd, _session = where_and_who(kernel)
         assert cwd == Path("/home/eleve") / FOLDER, "moved into the notebook's folder, in the workspace"
         kernel.execute("avant = 1")
-        restarted = browser.http.post(browser.url(f"{link.prefix}api/kernels/{warm}/restart"),
-                                      headers=browser._xsrf(link), timeout=60)
+        restarted = browser.restart_kernel(link, warm)
         assert restarted.status_code == 200, restarted.text
     with browser.kernel(link, notebook_path=NOTEBOOK) as again:
         new_pid, new_cwd, _session = where_and_who(again)
