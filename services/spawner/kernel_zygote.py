@@ -148,6 +148,8 @@ class KernelZygote:
         env, cwd = request.get("env"), request.get("cwd")
         if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
             raise ValueError("env: a mapping of strings")
+        if not isinstance(cwd, str) or not os.path.isabs(cwd):
+            raise ValueError("cwd: the kernel's folder, an absolute path")
         if len(fds) != 2:
             raise ValueError("stdout and stderr expected with the request")
         if threading.active_count() > 1:
@@ -158,7 +160,7 @@ class KernelZygote:
         pid = os.fork()
         if pid == 0:
             connection.close()
-            self._become_kernel(argv[-1], env, cwd or os.getcwd(), fds, server, server_pid)
+            self._become_kernel(argv[-1], env, cwd, fds, server, server_pid)
         os.close(server)
         self.children.pids.add(pid)
         return pid

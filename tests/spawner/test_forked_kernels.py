@@ -71,6 +71,15 @@ def test_the_first_cell_runs_in_a_kernel_forked_for_its_server(node, command, st
         assert kernel.execute("import services").error["ename"] == "ModuleNotFoundError"
 
 
+def test_a_kernel_started_without_a_notebook_runs_in_the_students_workspace(node, command, student):
+    browser, link = opened(node, command, student)
+    warm_kernel(node, browser, link)
+    for _ in range(2):  # the warm kernel, then one forked on demand: neither in the zygote's folder
+        with browser.kernel(link) as bare:
+            pid, cwd, _ = where_and_who(bare)
+            assert name_of(pid).startswith("kernel-") and cwd == node.workspace(student.key).resolve()
+
+
 def test_a_restart_forks_a_new_kernel_that_forgot_everything(node, command, student):
     browser, link = opened(node, command, student)
     warm, _ = warm_kernel(node, browser, link)

@@ -85,8 +85,9 @@ def _readable(fd: int | None, timeout: float | None) -> bool:
 def fork(zygote_socket: str, argv: list[str], env: Mapping[str, str], cwd: str | None,
          timeout: float = FORK_TIMEOUT) -> ForkedKernel:
     """The kernel ``argv`` would have started, forked by the zygote listening at ``zygote_socket``; its
-    output goes where this process's does, as a kernel launched by Jupyter's would."""
-    request = {"argv": list(argv), "env": {**env, "JPY_PARENT_PID": str(os.getpid())}, "cwd": cwd}
+    output goes where this process's does, and without ``cwd`` it runs in this process's folder, as a
+    kernel launched by Jupyter's would."""
+    request = {"argv": list(argv), "env": {**env, "JPY_PARENT_PID": str(os.getpid())}, "cwd": cwd or os.getcwd()}
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
         connection.settimeout(timeout)
