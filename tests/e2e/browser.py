@@ -191,6 +191,31 @@ class Kernel:
         if self.forget is not None:
             self.forget()  # the kernel stops: a test leaves no busy kernel behind
 
+    def until_answering(self, timeout: float = 60.0) -> None:
+        """Ask the kernel for its info every half second until it answers, as the page does once a kernel it
+        was told restarts is back (a request sent while Jupyter restarts it can be lost)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg_id = uuid.uuid4().hex
+            self.conn.send(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": self.username,
+                           "session": self.session, "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "content": {},
+            }))
+            asked = time.monotonic()
+            while time.monotonic() < min(deadline, asked + 0.5):
+                self.conn.settimeout(max(0.01, min(deadline, asked + 0.5) - time.monotonic()))
+                try:
+                    opcode, data = self.conn.recv_data(control_frame=True)
+                except websocket.WebSocketTimeoutException:
+                    continue
+                if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                    message = json.loads(data)
+                    if (message["header"]["msg_type"] == "kernel_info_reply"
+                            and message.get("parent_header", {}).get("msg_id") == msg_id):
+                        return
+        raise TimeoutError(f"the kernel did not answer in {timeout} s")
+
     def execute(self, code: str, timeout: float = 60.0, interrupt_after: float | None = None) -> Executed:
         """Run ``code``; raises :class:`KernelDied` when the kernel dies meanwhile, TimeoutError
         when it has not answered in ``timeout`` seconds.  With ``interrupt_after``, the kernel is
@@ -210,13 +235,18 @@ class Kernel:
         while time.monotonic() < deadline:
             wait = deadline if interrupt_at is None else min(deadline, interrupt_at)
             self.conn.settimeout(max(0.01, wait - time.monotonic()))
-            try:
-                message = json.loads(self.conn.recv())
+            try:  # pings come back too: read only up to the deadline, however often the server pings
+                opcode, data = self.conn.recv_data(control_frame=True)
             except websocket.WebSocketTimeoutException:
                 if interrupt_at is not None and time.monotonic() >= interrupt_at:
                     self.interrupt()
                     interrupt_at = None
                 continue
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise ConnectionError(f"the server closed the kernel's websocket running {code[:60]!r}")
+            if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                continue
+            message = json.loads(data)
             kind = message["header"]["msg_type"]
             if kind == "status" and message["content"]["execution_state"] in ("restarting", "dead"):
                 raise KernelDied(f"the kernel died running {code[:60]!r}")  # the server's news, no parent

@@ -373,6 +373,10 @@ def server_config(spec: ServerSpec, as_root: bool, kernel_sockets: Path) -> Conf
     config.StudentsKernelSpecs.ensure_native_kernel = False
     server.kernel_manager_class = StudentsKernels
     config.KernelManager.transport = "ipc"  # never a TCP port that something else can take first
+    # a kernel that died is started again on the same sockets (names in the server's own folder, which
+    # nothing else can take): a channel connected to it before or during the restart reaches the new one,
+    # where new names left a page that connected at that moment waiting on the dead kernel's
+    config.KernelRestarter.random_ports_until_alive = False
     config.StudentsKernels.sockets_dir = str(kernel_sockets)
     config.StudentsKernels.kernel_manager_class = f"{StudentsKernelManager.__module__}.StudentsKernelManager"
     config.StudentsKernels.warm_kernel = spec.warm_kernel
