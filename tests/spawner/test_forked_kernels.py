@@ -24,6 +24,7 @@ import pytest
 from services.spawner import procfs
 from services.spawner.jupyter import forked_kernel
 from tests.spawner.conftest import kill_pid, wait_until
+from tests.e2e.browser import Browser, NotebookLink
 from tests.spawner.test_warm_kernel import NOTEBOOK, FOLDER, kernels, opened, warm_kernel, where_and_who
 
 AS_A_KERNEL = ("import sys, os, random, tempfile; print(sys.argv[0].endswith('ipykernel_launcher.py'), sys.argv[1], "
@@ -37,6 +38,13 @@ def zygote_of(node) -> int:
              if b"kernel_zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(found) == 1, f"one kernels' zygote below the agent: {found}"
     return found[0]
+
+
+def started(node, command, someone) -> tuple[Browser, NotebookLink, str, int]:
+    """``someone``'s server started with its notebook open (:func:`opened`): browser, link, warm kernel, server pid."""
+    browser, link = opened(node, command, someone)
+    warm, _ = warm_kernel(node, browser, link)
+    return browser, link, warm, node.state(link.key)["pid"]
 
 
 def dead(pid: int) -> bool:
@@ -53,9 +61,7 @@ def name_of(pid: int) -> str:
 
 
 def test_the_first_cell_runs_in_a_kernel_forked_for_its_server(node, command, student):
-    browser, link = opened(node, command, student)
-    warm_kernel(node, browser, link)
-    server = node.state(link.key)["pid"]
+    browser, link, warm, server = started(node, command, student)
 
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         pid, cwd, _ = where_and_who(kernel)
@@ -72,8 +78,7 @@ def test_the_first_cell_runs_in_a_kernel_forked_for_its_server(node, command, st
 
 
 def test_a_kernel_started_without_a_notebook_runs_in_the_students_workspace(node, command, student):
-    browser, link = opened(node, command, student)
-    warm_kernel(node, browser, link)
+    browser, link, warm, _ = started(node, command, student)
     for _ in range(2):  # the warm kernel, then one forked on demand: neither in the zygote's folder
         with browser.kernel(link) as bare:
             pid, cwd, _ = where_and_who(bare)
@@ -81,9 +86,7 @@ def test_a_kernel_started_without_a_notebook_runs_in_the_students_workspace(node
 
 
 def test_a_restart_forks_a_new_kernel_that_forgot_everything(node, command, student):
-    browser, link = opened(node, command, student)
-    warm, _ = warm_kernel(node, browser, link)
-    server = node.state(link.key)["pid"]
+    browser, link, warm, server = started(node, command, student)
 
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         first, _, _ = where_and_who(kernel)
@@ -115,9 +118,7 @@ def test_two_students_forked_kernels_share_nothing(node, command, student):
 
 
 def test_a_server_killed_hard_takes_its_forked_kernels_with_it(node, command, student):
-    browser, link = opened(node, command, student)
-    warm_kernel(node, browser, link)
-    server = node.state(link.key)["pid"]
+    browser, link, warm, server = started(node, command, student)
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         pid, _, _ = where_and_who(kernel)
         kernel.execute("import subprocess; child = subprocess.Popen(['sleep', '300']); print(child.pid)")
@@ -134,8 +135,7 @@ def test_without_its_kernels_zygote_a_server_starts_its_kernels_cold(make_node, 
     first_zygote = zygote_of(node)
     kill_pid(first_zygote)  # gone: the next server's start finds it so and starts another one
     wait_until(lambda: dead(first_zygote), 10, message="the zygote dead")
-    browser, link = opened(node, command, student)
-    warm, _ = warm_kernel(node, browser, link)
+    browser, link, warm, _ = started(node, command, student)
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         pid, _, _ = where_and_who(kernel)
         assert procfs.parent_pid(pid) == zygote_of(node) != first_zygote, "a new zygote for the next server"
@@ -152,8 +152,7 @@ def test_without_its_kernels_zygote_a_server_starts_its_kernels_cold(make_node, 
 def test_with_the_zygote_off_every_kernel_starts_cold(make_node, command, student):
     node = make_node(KERNEL_ZYGOTE="false")
     node.start_agent()
-    browser, link = opened(node, command, student)
-    warm_kernel(node, browser, link)
+    browser, link, warm, _ = started(node, command, student)
     with browser.kernel(link, notebook_path=NOTEBOOK) as kernel:
         pid, _, _ = where_and_who(kernel)
         assert procfs.parent_pid(pid) == node.state(link.key)["pid"]
