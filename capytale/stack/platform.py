@@ -211,8 +211,10 @@ class LocalPlatform:
         self.stop_leftover_servers()
         spawner = load("spawner", environ=self.base_env())
         if spawner["SPAWNER_BACKEND"] == "docker":  # containers the spawners left: this platform's only
-            remove_containers(spawner["DOCKER_URL"], spawner["AMQP_NAMESPACE"])
-            mounts.unmount_all_under(self.var_dir / "run")  # a killed spawner's warm containers' slots
+            try:
+                remove_containers(spawner["DOCKER_URL"], spawner["AMQP_NAMESPACE"])
+            finally:  # an engine that does not answer leaves containers, never mounts
+                mounts.unmount_all_under(self.var_dir / "run")  # a killed spawner's warm containers' slots
         if forget_messaging:
             settings = load("router", environ=self.base_env())
             delete_topology(settings["AMQP_URL"], Topology(settings["AMQP_NAMESPACE"]), self.config.nodes)
