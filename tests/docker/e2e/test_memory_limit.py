@@ -91,12 +91,12 @@ def test_a_kernel_past_the_memory_limit_dies_alone_and_the_student_carries_on(pl
         memory = cgroups.container_memory_bytes(container)
         assert memory is None or memory < MEMORY_MB * 2**20
 
-        # Jupyter starts the kernel again (on the same sockets): the page connects to it again, as Notebook does
-        # after its "restarting" message, and asks for its info until it answers; the notebook's session has the
-        # same kernel; what it held is gone
+        # Jupyter starts the kernel again (on the same sockets); once it answers, the page connects to it again, as
+        # Notebook does after its "restarting" message (a websocket opened while the kernel was still being
+        # started could stay without its outputs); the notebook's session has the same kernel; what it held is gone
+        kernel.until_answering(RESTART_WAIT)
         with glouton.kernel(link, notebook_path=link.path, timeout=RESTART_WAIT) as restarted:
             assert restarted.id == kernel.id
-            restarted.until_answering(RESTART_WAIT)
             lost = restarted.execute("print(x)", timeout=RESTART_WAIT)
             assert lost.error and lost.error["ename"] == "NameError"
             assert restarted.execute("print(2 + 2)").printed.strip() == "4"
