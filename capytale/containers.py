@@ -50,6 +50,19 @@ def confined(limits: Limits, user: str) -> dict[str, Any]:
     )
 
 
+def labels(container: Any) -> dict[str, str]:
+    """A container's labels, whether it was listed without inspection (``sparse``) or inspected."""
+    if "Labels" in container.attrs:
+        return container.attrs["Labels"] or {}
+    return container.labels
+
+
+def name(container: Any) -> str:
+    """A container's name, whether it was listed without inspection (``sparse``) or inspected."""
+    names = container.attrs.get("Names")
+    return names[0].lstrip("/") if names else container.name
+
+
 def remove(container: Any) -> None:
     """Remove a container, forcefully; one already gone, or being removed, is success."""
     try:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from capytale.containers import DEFAULT_URL, answers, remove
+from capytale.containers import DEFAULT_URL, answers, name, remove
 from capytale.stack import machine_cache
 
 START_TIMEOUT = 60.0
@@ -108,6 +108,6 @@ def remove_containers(url: str, namespace: str) -> list[str]:
         found = client.containers.list(all=True, sparse=True, filters={"label": f"capytale.namespace={namespace}"})
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(remove, found))
-        return [container.attrs["Names"][0].lstrip("/") for container in found]
+        return [name(container) for container in found]
     finally:
         client.close()

@@ -52,6 +52,7 @@ import docker
 import docker.errors
 from docker.types import LogConfig, Mount
 
+from capytale import containers
 from capytale.containers import Limits, confined, remove
 from services.spawner import cgroups
 from services.spawner.backends.base import Backend
@@ -123,8 +124,8 @@ class DockerBackend(Backend):
             log.info("notebook image %s not on this engine: pulling it", self.image)
             self.client.images.pull(self.image)
         if self.pool.size > 0 or self.pool.root.exists():
-            free = {_labels(c)[f"{LABEL}pool"]: c.id for c in self._containers()
-                    if f"{LABEL}pool" in _labels(c) and self.pool.given(_labels(c)[f"{LABEL}pool"]) is None}
+            free = {containers.labels(c)[f"{LABEL}pool"]: c.id for c in self._containers()
+                    if f"{LABEL}pool" in containers.labels(c) and self.pool.given(containers.labels(c)[f"{LABEL}pool"]) is None}
             self.pool.open(free, busy)
         log.info("docker backend ready: image %s, %d MiB, %.1f CPU, %d processes, network %s, pool of %d", self.image,
                  self.limits.memory_mb, self.limits.cpus, self.limits.pids, self.network, self.pool.size)
@@ -242,7 +243,7 @@ class DockerBackend(Backend):
 
     def _release_slot(self, container: Any) -> None:
         """A given pooled container is gone: its slot (the workspace's mount, the folder) goes too."""
-        slot_id = _labels(container).get(f"{LABEL}pool")
+        slot_id = containers.labels(container).get(f"{LABEL}pool")
         if slot_id:
             self.pool.release(slot_id)
 
@@ -261,7 +262,7 @@ class DockerBackend(Backend):
             if container.status == "running":
                 running.append(handle)
             elif container.status in ("exited", "dead") and not handle.same_server(self.node_dir.load(handle.user_key)):
-                log.info("removing stopped container %s of %s that no server record names", _name(container),
+                log.info("removing stopped container %s of %s that no server record names", containers.name(container),
                          handle.user_key)
                 self._keep_output(container, handle.user_key)
                 remove(container)
@@ -309,7 +310,7 @@ class DockerBackend(Backend):
     def _handle(self, container: Any) -> ServerHandle | None:
         """The server a container of this node is, from its labels (a given pooled container: from its
         slot's record); None for a warm container not given yet."""
-        labels = _labels(container)
+        labels = containers.labels(container)
         slot_id = labels.get(f"{LABEL}pool")
         if slot_id:
             given = self.pool.given(slot_id)
@@ -332,7 +333,7 @@ class DockerBackend(Backend):
             container = self.client.containers.get(name)
         except docker.errors.NotFound:
             return
-        if _labels(container).get(f"{LABEL}namespace") != self.namespace:
+        if containers.labels(container).get(f"{LABEL}namespace") != self.namespace:
             raise RuntimeError(f"container {name} exists and is not this platform's")
         log.info("removing the previous container %s of %s (%s)", name, user_key, container.status)
         if container.status == "running":
@@ -374,15 +375,3 @@ def _give(folder: Path, uid: int, gid: int) -> None:
             if (info.st_uid, info.st_gid) != (uid, gid):
                 os.lchown(path, uid, gid)
 
-
-def _labels(container: Any) -> dict[str, str]:
-    """A container's labels, whether it was listed (``sparse``) or inspected."""
-    if "Labels" in container.attrs:
-        return container.attrs["Labels"] or {}
-    return container.labels
-
-
-def _name(container: Any) -> str:
-    """A container's name, whether it was listed (``sparse``) or inspected."""
-    names = container.attrs.get("Names")
-    return names[0].lstrip("/") if names else container.name
