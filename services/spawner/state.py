@@ -78,6 +78,13 @@ def check_user_key(user_key: object) -> str:
     return user_key
 
 
+def _unix_socket(path: Path) -> Path:
+    """``path``, checked to fit a Unix socket's address."""
+    if len(os.fsencode(path)) > SUN_PATH_MAX:
+        raise ValueError(f"socket path too long for a Unix socket ({len(os.fsencode(path))} bytes): {path}")
+    return path
+
+
 class NodeDir:
     """The run folder of one node: sockets, state files, server logs, Jupyter runtime files."""
 
@@ -94,12 +101,8 @@ class NodeDir:
         """``<node>/<key>.sock``; with ``own_folder``, ``<node>/sockets/<key>/jupyter.sock`` (a folder a
         container gets mounted, holding nothing else)."""
         if own_folder:
-            path = self.socket_dir(user_key) / "jupyter.sock"
-        else:
-            path = self.path / f"{check_user_key(user_key)}.sock"
-        if len(os.fsencode(path)) > SUN_PATH_MAX:
-            raise ValueError(f"socket path too long for a Unix socket ({len(os.fsencode(path))} bytes): {path}")
-        return path
+            return _unix_socket(self.socket_dir(user_key) / "jupyter.sock")
+        return _unix_socket(self.path / f"{check_user_key(user_key)}.sock")
 
     def socket_dir(self, user_key: str) -> Path:
         return self.path / "sockets" / check_user_key(user_key)
@@ -122,10 +125,7 @@ class NodeDir:
 
     def kernel_zygote_socket(self) -> Path:
         """``<node>/kernel-zygote.sock``: where the node's servers ask for forked kernels (process backend)."""
-        path = self.path / "kernel-zygote.sock"
-        if len(os.fsencode(path)) > SUN_PATH_MAX:
-            raise ValueError(f"socket path too long for a Unix socket ({len(os.fsencode(path))} bytes): {path}")
-        return path
+        return _unix_socket(self.path / "kernel-zygote.sock")
 
     def kernel_zygote_home(self) -> Path:
         """``<node>/kernel-zygote/``: the kernels' zygote's HOME, empty (its imports find no student's files)."""
