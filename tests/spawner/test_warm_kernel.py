@@ -180,6 +180,7 @@ def manager(students_env, tmp_path):
     def make() -> server.StudentsKernels:
         config = Config()
         config.KernelManager.transport = "ipc"
+        config.StudentsKernels.kernel_manager_class = f"{server.StudentsKernelManager.__module__}.StudentsKernelManager"
         specs = server.StudentsKernelSpecs(folder=kernels_dir(str(students_env)))
         return server.StudentsKernels(config=config, sockets_dir=str(sockets), root_dir=str(tmp_path),
                                       kernel_spec_manager=specs, log=logging.getLogger("tests.warm_kernel"))
@@ -223,3 +224,25 @@ def test_a_server_stopped_while_its_warm_kernel_starts_stops_it_too(manager):
     warm, left = run_coroutine(scenario())
     assert warm and left == []
     assert processes() <= before, "no kernel process left"
+
+
+def test_the_kernels_listed_while_one_ends_its_start_are_listed_without_an_error(manager):
+    """Jupyter puts a starting kernel in its map a turn of the loop before it marks its activity: the
+    notebook page's poll of ``api/kernels`` in that turn failed with a 500 (seen in CI)."""
+    async def scenario() -> tuple[list[dict], list[str]]:
+        kernels = manager()
+        seen: list[dict] = []
+        starting = asyncio.ensure_future(kernels.start_kernel(kernel_name="python3"))
+        try:
+            while not starting.done():  # a list on every turn of the loop, as many pages polling do
+                seen.extend(kernels.list_kernels())
+                await asyncio.sleep(0)
+            return seen, [model["id"] for model in kernels.list_kernels()]
+        finally:
+            await starting
+            await kernels.shutdown_all()
+
+    seen, listed = run_coroutine(scenario())
+    assert len(listed) == 1
+    assert seen and {model["id"] for model in seen} == set(listed), "listed while its start ended"
+    assert {model["execution_state"] for model in seen} <= {"starting", "idle", "busy"}

@@ -24,6 +24,7 @@ A server starts one kernel as soon as it runs, for the first notebook the studen
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -205,6 +206,17 @@ class StudentsKernelManager(ServerKernelManager):
 
     kernel_zygote = Unicode("", config=True, help="socket of the node's kernels' zygote ('' for none)")
     _adopted: prelaunch.Prelaunched | None = None
+
+    # Jupyter maps a kernel whose start ends one turn of the loop before it marks its state and
+    # activity: a list of the kernels in that turn (a page's poll of api/kernels) read these unset,
+    # and failed with a 500. Until Jupyter marks them, the kernel is what it is: starting, now.
+    @default("execution_state")
+    def _starting(self) -> str:
+        return "starting"
+
+    @default("last_activity")
+    def _started_now(self) -> datetime.datetime:
+        return datetime.datetime.now(datetime.timezone.utc)
 
     async def _async_pre_start_kernel(self, **kw: Any):
         self._adopted = prelaunch.adopt(self.connection_file)
