@@ -226,6 +226,12 @@ class StudentsKernelManager(ServerKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        # A kernel launched, first or again (a restart, asked or after it died), is starting until it says
+        # otherwise. The record of the one before can say "busy" (it died in a cell), and Jupyter does not
+        # make sure a new websocket has subscribed to the outputs of a kernel it believes busy (its nudge):
+        # the first cell run on a page opened then lost its outputs. (Jupyter means to do this after a
+        # restart on new ports, but sets it on its kernels' map instead of the kernel.)
+        self.execution_state = "starting"
         adopted, self._adopted = self._adopted, None
         if adopted is not None:
             self._took(adopted.process, os.getpgid(adopted.process.pid), kw.get("cwd"))

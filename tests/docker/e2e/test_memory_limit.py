@@ -92,8 +92,8 @@ def test_a_kernel_past_the_memory_limit_dies_alone_and_the_student_carries_on(pl
         assert memory is None or memory < MEMORY_MB * 2**20
 
         # Jupyter starts the kernel again (on the same sockets); once it answers, the page connects to it again, as
-        # Notebook does after its "restarting" message (a websocket opened while the kernel was still being
-        # started could stay without its outputs); the notebook's session has the same kernel; what it held is gone
+        # Notebook does after its "restarting" message; the notebook's session has the same kernel; what it held
+        # is gone
         kernel.until_answering(RESTART_WAIT)
         with glouton.kernel(link, notebook_path=link.path, timeout=RESTART_WAIT) as restarted:
             assert restarted.id == kernel.id
