@@ -16,7 +16,6 @@ catalogues (``babel.cfg``).
 from __future__ import annotations
 
 import hashlib
-import secrets
 import tempfile
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_locale
+
+from capytale.files import replacing
 
 LANGUAGES = {"fr": "Français", "en": "English"}
 DEFAULT = "fr"
@@ -44,10 +45,8 @@ def compiled_catalogues(source: Path = CATALOGUES) -> Path:
         mo_file.parent.mkdir(parents=True, exist_ok=True)
         with po_file.open("rb") as read:
             catalogue = read_po(read)
-        partial = mo_file.with_suffix(f".{secrets.token_hex(6)}.part")
-        with partial.open("wb") as out:
+        with replacing(mo_file) as out:  # several workers may compile at once: each rename is whole
             write_mo(out, catalogue)
-        partial.replace(mo_file)  # several workers may compile at once: each rename is whole
     return target
 
 

@@ -69,6 +69,7 @@ CODE_DIR = "/opt/capytale"
 # The platform's code a student's server runs: its configuration, identity provider and entry point.
 IN_SERVER_PATHS = (
     "capytale/__init__.py",
+    "capytale/files.py",
     "capytale/tokens.py",
     "services/__init__.py",
     "services/spawner/__init__.py",

@@ -16,6 +16,7 @@ from pathlib import Path
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from capytale.files import replacing
 from services.activities.copies import copies_of
 from services.activities.exports import copies_csv, write_copies_zip
 from services.activities.masters import current_version
@@ -38,19 +39,13 @@ def delete_activity(session: Session, storage: Storage, activity: Activity) -> P
     version = current_version(session, activity)
     target = archive_path(storage, activity, moment)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
     with refused_when_full(_("Le stockage de la plateforme est plein : l'archive de l'activité n'a pas pu être "
                              "écrite, donc rien n'a été supprimé. Réessaie plus tard."),
                            f"archiving activity {activity.id}"):
-        try:
-            with partial.open("wb") as out:
-                write_copies_zip(storage, views, out,
-                                 master=(storage.master_dir(activity.id, version.number), f"_master v{version.number}"),
-                                 listing=copies_csv(views, ARCHIVE_HEADERS, "yes", "no"))
-            partial.rename(target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        with replacing(target) as out:
+            write_copies_zip(storage, views, out,
+                             master=(storage.master_dir(activity.id, version.number), f"_master v{version.number}"),
+                             listing=copies_csv(views, ARCHIVE_HEADERS, "yes", "no"))
     activity.deleted_at = moment
     session.commit()
     log.info("activity %s (%s) deleted by its owner; %d copies archived in %s", activity.id, activity.code,

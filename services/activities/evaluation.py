@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import stat
 from datetime import datetime
 from typing import Mapping
@@ -35,6 +34,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from capytale.errors import PlatformError
+from capytale.files import replacing
 from capytale.messaging import Topology
 from services.activities import autograding, events, feedback, snapshots
 from services.activities.copies import notebook_path, read_notebook
@@ -228,23 +228,10 @@ def _replace_file(storage: Storage, copy: Copy, content: bytes, read_only: bool)
     """Write ``content`` as the student's notebook in one step (a new file renamed over it), its owner kept."""
     path = notebook_path(storage, copy)
     info = os.lstat(path)
-    aside = path.parent / f".capytale-{secrets.token_hex(8)}.part"
-    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-            try:
-                os.fchown(out.fileno(), info.st_uid, info.st_gid)  # the student's uid (docker backend)
-            except PermissionError:
-                pass
-            mode = stat.S_IMODE(info.st_mode) | 0o444
-            os.fchmod(out.fileno(), mode & ~0o222 if read_only else mode | 0o200)
-        os.replace(aside, path)
-    except BaseException:
-        aside.unlink(missing_ok=True)
-        raise
+    mode = stat.S_IMODE(info.st_mode) | 0o444
+    with replacing(path, mode=mode & ~0o222 if read_only else mode | 0o200,
+                   owner=(info.st_uid, info.st_gid)) as out:  # the student's uid (docker backend)
+        out.write(content)
 
 
 # --- what the JSON interface says -------------------------------------------------------------

@@ -14,10 +14,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from capytale.files import replacing
 
 log = logging.getLogger("capytale.spawner")
 
@@ -138,15 +139,8 @@ class NodeDir:
 
     def save(self, handle: ServerHandle) -> None:
         """Record ``handle`` (atomically: a reader sees the old file or the new one)."""
-        target = self.state_path(handle.user_key)
-        fd, temporary = tempfile.mkstemp(dir=self.path, prefix=".state-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(handle.to_json(), file)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with replacing(self.state_path(handle.user_key), text=True, mode=0o600) as file:
+            json.dump(handle.to_json(), file)
 
     def load_all(self) -> list[ServerHandle]:
         """Every recorded server, in user-key order; unreadable files are logged and left alone."""

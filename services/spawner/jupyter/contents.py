@@ -12,7 +12,7 @@ a full disk is half a file.
 Here every write (a save, a checkpoint made or restored, a file copied) goes to a
 new hidden file beside the target, is flushed and synced, and is then renamed
 over the target (``os.replace``, one step: the old file stays whole until then);
-on any failure the new file is removed.  A full disk answers 507 with a French
+on any failure the new file is removed (:func:`capytale.files.replacing`).  A full disk answers 507 with a French
 message, which Notebook's own dialog shows; the edits stay in the page, and the
 next save once there is room writes them.  (The server has no catalogue: its few
 texts are French, like ``templates/not_yours.html``.)
@@ -39,7 +39,6 @@ import contextlib
 import contextvars
 import errno
 import os
-import secrets
 import shutil
 import stat
 from typing import IO, Iterator
@@ -49,6 +48,8 @@ from jupyter_server.services.contents.filecheckpoints import AsyncFileCheckpoint
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado.web import HTTPError
 from traitlets import default
+
+from capytale.files import replacing
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 FULL_MESSAGE = ("Le stockage de la plateforme est plein : « {name} » n'a pas été enregistré ; ce qui était déjà "
@@ -67,29 +68,6 @@ def _target(path: str) -> str:
     if os.path.islink(path):
         return os.path.join(os.path.dirname(path), os.readlink(path))
     return path
-
-
-@contextlib.contextmanager
-def replacing(path: str, text: bool = True, encoding: str = "utf-8") -> Iterator[IO]:
-    """A file to write the new content of ``path`` in; it replaces ``path`` whole when the block ends
-    without error, and is removed otherwise (``path`` untouched).  The mode of the old file is kept."""
-    folder, name = os.path.split(path)
-    aside = os.path.join(folder, f".~{name}.{secrets.token_hex(4)}.part")  # hidden from the file browser
-    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
-        # text files have Unix line ends, as Jupyter writes them
-        out = os.fdopen(descriptor, "w", encoding=encoding, newline="\n") if text else os.fdopen(descriptor, "wb")
-        with out:
-            yield out
-            out.flush()  # a full disk fails here at the latest, before anything is replaced
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(aside, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(aside, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(aside)
-        raise
 
 
 def copy_replacing(source: str, destination: str) -> None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable
+
+from capytale.files import replacing
 
 FILE_NAME = "revoked"
 SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -126,13 +127,6 @@ class RevokedFile:
         appended meanwhile is lost (atomically: a reader sees the old file or the new one)."""
         with self._lock:
             data = encode(entries())
-            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".revoked-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
-                os.chmod(temporary, 0o644)
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            with replacing(self.path, mode=0o644) as file:  # read by the students' servers
+                file.write(data)
             self.lines = data.count(b"\n")
