@@ -62,6 +62,15 @@ class Children:
         os.close(self._write)
 
 
+# A kernel forked by the kernels' zygote is named after the server it serves: how the backend counts it
+# as that server's (procfs.children_map), though its parent is the zygote.
+FORKED_KERNEL_PREFIX = "kernel-"
+
+
+def forked_kernel_name(server_pid: int) -> str:
+    return f"{FORKED_KERNEL_PREFIX}{server_pid}"
+
+
 def name_process(name: str) -> None:
     """The name ``ps -o comm`` and ``top`` show (the command line stays the zygote's); 15 bytes at most."""
     try:

@@ -174,7 +174,7 @@ class KernelZygote:
                 closable.close()
             os.setsid()
             priority.yield_cpu()
-            forking.name_process(f"kernel-{server_pid}")
+            forking.name_process(forking.forked_kernel_name(server_pid))
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(fds[0], 1)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from services.spawner.forking import FORKED_KERNEL_PREFIX
+
 PROC = Path("/proc")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# A kernel forked by the kernels' zygote is named after the server it serves (services/spawner/kernel_zygote.py)
-FORKED_KERNEL_NAME = "kernel-"
 
 
 def _stat(pid: int) -> tuple[str, list[str]] | None:
@@ -81,7 +79,7 @@ def children_map() -> dict[int, list[int]]:
                 continue
             name, fields = found
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-            served = name[len(FORKED_KERNEL_NAME):] if name.startswith(FORKED_KERNEL_NAME) else ""
+            served = name[len(FORKED_KERNEL_PREFIX):] if name.startswith(FORKED_KERNEL_PREFIX) else ""
             if served.isdigit():
                 children.setdefault(int(served), []).append(int(entry.name))
     return children
