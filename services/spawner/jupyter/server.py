@@ -207,13 +207,9 @@ class StudentsKernelManager(ServerKernelManager):
     kernel_zygote = Unicode("", config=True, help="socket of the node's kernels' zygote ('' for none)")
     _adopted: prelaunch.Prelaunched | None = None
 
-    # Jupyter maps a kernel whose start ends one turn of the loop before it marks its state and
-    # activity: a list of the kernels in that turn (a page's poll of api/kernels) read these unset,
-    # and failed with a 500. Until Jupyter marks them, the kernel is what it is: starting, now.
-    @default("execution_state")
-    def _starting(self) -> str:
-        return "starting"
-
+    # Jupyter maps a kernel whose start ends one turn of the loop before it marks its activity: a list
+    # of the kernels in that turn (a page's poll of api/kernels) read it unset, and failed with a 500.
+    # Until Jupyter marks it, the kernel's last activity is now (its state is set at its launch, below).
     @default("last_activity")
     def _started_now(self) -> datetime.datetime:
         return datetime.datetime.now(datetime.timezone.utc)
