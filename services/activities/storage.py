@@ -32,6 +32,7 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from capytale.errors import PlatformError
+from capytale.files import aside_name
 from services.activities.names import inside
 
 log = logging.getLogger("capytale.activities")
@@ -159,7 +160,7 @@ def _copy_without_replacing(source: Path, destination: Path, content: bytes | No
     file under its name."""
     if destination.exists():
         return
-    aside = destination.parent / f".capytale-{secrets.token_hex(8)}.part"
+    aside = Path(aside_name(destination))
     try:
         if content is None:
             shutil.copyfile(source, aside)
