@@ -14,6 +14,7 @@ import re
 import zipfile
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.chromium import SLOW, close_jupyter_dialogs, open_notebook, open_teacher_space, wait_for_saved_text
 
@@ -197,8 +198,9 @@ def test_protected_cells_cannot_be_edited_in_the_students_notebook(people, platf
     open_notebook(student, f"/s/{code}")
     first_code = student.locator(".jp-Notebook .jp-CodeCell").first
     first_code.locator(".cm-content").wait_for()
-    student.wait_for_function(
-        "() => (document.querySelector('.jp-Notebook .jp-CodeCell .cm-content')?.textContent ?? '').trim().length > 0")
+    # wait for the text that is compared, through the locator that reads it: the rendered text (innerText)
+    # of the first code cell's editor, which was once read empty after a wait on the DOM's text
+    expect(first_code.locator(".cm-content")).to_have_text(re.compile(r"\S"), use_inner_text=True, timeout=SLOW)
     before = first_code.locator(".cm-content").inner_text()
     close_jupyter_dialogs(student)
     first_code.locator(".cm-content").click()
